@@ -1,0 +1,115 @@
+# dojo.kafka_observability — development loop.
+#   make test    everything CI runs (installs what it needs first)
+#   make demo    the main job: lab up, site.yml, verification (see README)
+# Stages are separate targets so one can be re-run alone: lint, sanity, unit,
+# integration, lab.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-print-directory
+
+PYTHON      ?= python3
+VENV        := $(CURDIR)/.venv
+BIN         := $(VENV)/bin
+BUILD       := $(CURDIR)/build
+STAMPS      := $(BUILD)/stamps
+COLL_ROOT   := $(BUILD)/collections
+COLL_LINK   := $(COLL_ROOT)/ansible_collections/dojo/kafka_observability
+SANITY_ROOT := $(BUILD)/sanity/ansible_collections/dojo/kafka_observability
+PYTEST      := $(BIN)/pytest
+
+export PATH := $(BIN):$(BUILD)/trixie/bin:$(PATH)
+export ANSIBLE_COLLECTIONS_PATH := $(COLL_ROOT)
+export ANSIBLE_FORCE_COLOR := $(if $(CI),0,1)
+export PY_COLORS := $(if $(CI),0,1)
+export ANSIBLE_NOCOLOR := $(if $(CI),1,)
+
+.PHONY: help
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+
+# ---------------------------------------------------------------- toolchain
+$(STAMPS)/apt: scripts/apt-packages.txt scripts/install-apt-packages.sh
+	@mkdir -p $(STAMPS)
+	scripts/install-apt-packages.sh scripts/apt-packages.txt
+	@touch $@
+
+$(STAMPS)/venv: requirements-dev.lock requirements-dev.txt
+	@mkdir -p $(STAMPS)
+	@echo "==> creating the virtual environment $(VENV) (pinned toolchain)"
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.lock 2>&1 \
+	  | sed "/is ignored: it is neither a file nor a directory/d"
+	@touch $@
+
+$(STAMPS)/trixie: scripts/fetch-trixie-tools.sh
+	@mkdir -p $(STAMPS)
+	scripts/fetch-trixie-tools.sh $(BUILD)/trixie
+	@touch $@
+
+$(COLL_LINK):
+	@mkdir -p $(dir $@)
+	ln -sfn $(CURDIR) $@
+
+.PHONY: deps
+deps: $(STAMPS)/apt $(STAMPS)/venv $(STAMPS)/trixie $(COLL_LINK) ## install apt packages, the venv and the collection link
+
+.PHONY: lock
+lock: $(STAMPS)/venv ## re-pin requirements-dev.lock from requirements-dev.txt
+	rm -rf $(BUILD)/lockvenv && $(PYTHON) -m venv $(BUILD)/lockvenv
+	$(BUILD)/lockvenv/bin/pip install --quiet -r requirements-dev.txt
+	$(BUILD)/lockvenv/bin/pip freeze --exclude pip --exclude setuptools > requirements-dev.lock
+
+# ---------------------------------------------------------------- stages
+.PHONY: lint
+lint: deps ## ruff, yamllint, ansible-lint (production profile), changelog lint
+	@echo "==> ruff"
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	@echo "==> yamllint"
+	$(BIN)/yamllint --strict .
+	@echo "==> ansible-lint (production profile)"
+	$(BIN)/ansible-lint --profile production
+	@echo "==> antsibull-changelog lint"
+	$(BIN)/antsibull-changelog lint
+
+.PHONY: sanity
+sanity: deps ## ansible-test sanity on a copy of the collection (no docker)
+	@echo "==> ansible-test sanity (validate-modules, pylint, pep8, import, ...)"
+	scripts/sync-sanity-tree.sh $(SANITY_ROOT)
+	@# ansible-test fetches get-pip.py from a host that is unreachable here: give it ours
+	@mkdir -p ~/.ansible/test/cache && for v in $$($(BIN)/python scripts/ansible-test-get-pip.py --pip-version); do \
+	  install -m 0644 scripts/ansible-test-get-pip.py ~/.ansible/test/cache/get_pip_$${v//./_}.py; done
+	cd $(SANITY_ROOT) && $(BIN)/ansible-test sanity --color $(if $(CI),no,yes) \
+	  --python 3.11 --requirements --local
+
+.PHONY: unit
+unit: deps ## pytest unit tests (modules, templates, promtool rule tests)
+	$(PYTEST) tests/unit
+
+.PHONY: integration
+integration: deps ## pytest integration tests against real Tansu / Prometheus / stand-ins
+	$(PYTEST) tests/integration
+
+.PHONY: lab
+lab: deps ## the three-host lab: molecule scenario (converge, idempotence, verify)
+	$(PYTEST) tests/lab
+
+.PHONY: test
+test: ## everything CI runs, failing on the first broken stage
+	@$(MAKE) deps
+	@$(MAKE) lint
+	@$(MAKE) sanity
+	@$(MAKE) unit
+	@$(MAKE) integration
+	@$(MAKE) lab
+
+.PHONY: build
+build: deps ## build dojo-kafka_observability-<version>.tar.gz into build/
+	$(BIN)/ansible-galaxy collection build --force --output-path $(BUILD) .
+
+.PHONY: clean
+clean: ## remove build products (keeps the venv and the cached lab trees)
+	rm -rf $(BUILD)/sanity $(BUILD)/*.tar.gz .pytest_cache .ruff_cache
