@@ -1,0 +1,1726 @@
+#!/usr/bin/env python3
+"""Grafana / Loki / Tempo stand-in: test support, NOT product.
+
+Grafana, Loki and Tempo cannot be installed on the machines this collection is developed
+and tested on. This stand-in follows the parts of their documented HTTP contracts that the
+``grafana_*`` modules use, so that the modules can be exercised end to end against a REAL
+Prometheus behind it. Python standard library only (it also runs inside the lab's
+"monitoring" guest, which has python3 but no network and no pip packages). It is never
+shipped (galaxy.yml build_ignore excludes tests/support).
+
+CLI
+===
+    python3 tests/support/standins/grafana_standin.py --config stack.json
+    python3 tests/support/standins/grafana_standin.py --config stack.json --check   # validate only
+
+Starts every service whose section is present in the config and runs until SIGTERM/SIGINT.
+When all listeners are up it prints one line to stdout, e.g.
+``grafana stand-in ready: grafana=http://127.0.0.1:3000 loki=http://127.0.0.1:3100 tempo=http://127.0.0.1:3200``
+(a port of 0 binds a free port; the line tells which one). Exit status 2 on a bad config.
+
+Config (JSON)
+=============
+    {
+      "grafana": {
+        "listen": "0.0.0.0:3000",
+        "tokens": [{"token": "glsa_lab_token", "role": "Admin", "org_id": 1}],
+        "users":  [{"login": "admin", "password": "admin", "role": "Admin", "orgs": [1]}],
+        "proxy_timeout": 30,
+        "datasources": [
+          {"uid": "thanos", "name": "Thanos", "type": "prometheus",
+           "url": "http://127.0.0.1:9090", "isDefault": true},
+          {"uid": "loki",  "name": "Loki",  "type": "loki",  "url": "{loki_url}"},
+          {"uid": "tempo", "name": "Tempo", "type": "tempo", "url": "{tempo_url}"}
+        ]
+      },
+      "loki":  {"listen": "127.0.0.1:3100", "load": [<Loki push bodies>]},
+      "tempo": {"listen": "127.0.0.1:3200", "otlp_listen": "127.0.0.1:4318",
+                "load": [<OTLP/JSON ExportTraceServiceRequest bodies>]}
+    }
+
+- Datasource ``url`` may use ``{loki_url}`` / ``{tempo_url}``: replaced by the URL the Loki /
+  Tempo stand-in of the same process actually bound. Optional datasource keys: ``id``
+  (default: position + 1), ``orgId`` (default 1), ``access`` (default "proxy"),
+  ``isDefault``, ``jsonData``, ``basicAuth`` + ``basicAuthUser`` + ``basicAuthPassword``
+  (sent to the datasource by the proxy, never returned by the API).
+- ``role`` is Admin, Editor or Viewer. ``org_id``/``orgs``: organisations the credential
+  belongs to (default [1]).
+- ``load`` entries (or ``load_files``: paths to JSON files holding one body or a list of
+  bodies) are ingested at start, exactly as if they had been pushed.
+
+Importable: ``start_stack(config)`` returns a ``Stack`` (``grafana_url``, ``loki_url``,
+``tempo_url``, ``loki``/``tempo`` stores with ``push()``/``ingest_otlp()``, ``stop()``), with
+every server running in a daemon thread.
+
+Grafana stand-in (what it does and does not do)
+-----------------------------------------------
+- ``GET /api/health`` (no auth).
+- Auth on every other ``/api`` path: ``Authorization: Bearer <token>`` or Basic
+  ``login:password``; missing or wrong -> 401 ``{"message": ...}``. ``X-Grafana-Org-Id``
+  selects the organisation; a credential that does not belong to it -> 401.
+- ``GET /api/datasources``, ``/api/datasources/:id``, ``/api/datasources/uid/:uid``,
+  ``/api/datasources/name/:name``: need role Editor or Admin (403 for Viewer, standing in for
+  the missing ``datasources:read`` permission); unknown -> 404
+  ``{"message": "Data source not found"}``. Secrets are never returned.
+- ``/api/datasources/proxy/uid/:uid/<path>`` and ``/api/datasources/proxy/:id/<path>``: a real
+  HTTP reverse proxy to ``<datasource url>/<path>?<query>``, any method, body relayed, the
+  caller's credentials stripped, the datasource's basic auth added. Prometheus datasources
+  refuse DELETE/PUT and POSTs other than api/v1/query, query_range, series, labels,
+  query_exemplars with 403 (Grafana's own messages). Unreachable datasource -> 502, timeout
+  -> 504, both with an empty body (Grafana's reverse proxy does the same).
+- NOT implemented: ``/api/ds/query``, dashboards, users, anything else (404).
+
+Loki stand-in
+-------------
+``GET /ready``; ``POST /loki/api/v1/push`` (JSON body ``{"streams": [{"stream": {labels},
+"values": [["<ns>", "<line>"(, {metadata})]]}]}``, optionally gzip; protobuf -> 415);
+``GET|POST /loki/api/v1/query_range`` (query, start, end, limit=100, direction=backward,
+step), ``/loki/api/v1/query`` (instant: metric queries only; a log query is Loki's 400),
+``/loki/api/v1/labels``, ``/loki/api/v1/label/<name>/values``, ``/loki/api/v1/series``.
+Times: nanosecond epoch, seconds (with a dot or <= 10 digits) or RFC 3339, as Loki.
+LogQL subset: stream selector ``{a="x", b!="y", c=~"re", d!~"re"}`` (regexes fully
+anchored; at least one matcher must not match the empty string, as Loki requires), any
+number of line filters ``|= "s"``, ``!= "s"``, ``|~ "re"``, ``!~ "re"``; metric queries
+``count_over_time(<log query>[<range>])``, ``rate(...)`` and ``sum [by|without (l, ...)] (...)``
+around them. Anything else (parsers such as ``| json``, label filters, ``line_format``, other
+functions) is answered with Loki-style 400 ``parse error ...`` text, never guessed.
+
+Tempo stand-in
+--------------
+``GET /ready``, ``GET /api/echo``; ``POST /v1/traces`` (OTLP/HTTP JSON encoding, trace and
+span ids as hex; protobuf -> 415), also on ``otlp_listen`` if given (Tempo's 4318);
+``GET /api/traces/<id>`` (``{"batches": [...]}``), ``/api/v2/traces/<id>``
+(``{"trace": {"resourceSpans": [...]}}``), ``GET /api/search`` with ``q`` (TraceQL) or
+``tags`` (logfmt), ``minDuration``, ``maxDuration``, ``limit`` (20), ``start``/``end`` (epoch
+s; without them every stored trace is searched), ``/api/search/tags``,
+``/api/v2/search/tags``, ``/api/search/tag/<tag>/values``, ``/api/v2/search/tag/<tag>/values``.
+TraceQL subset: spansets ``{ <expr> }`` joined by ``&&`` / ``||``; inside, conditions joined
+by ``&&`` / ``||`` with parentheses; a condition is ``<field> <op> <value>`` with op in
+``= != =~ !~ > >= < <=``; fields: ``resource.<attr>``, ``span.<attr>``, ``.<attr>`` (span then
+resource), intrinsics ``name``, ``status``, ``kind``, ``duration``, ``rootServiceName``,
+``rootName``, ``traceDuration`` (and their ``span:``/``trace:`` spellings); values: strings,
+numbers, durations (``150ms``), true/false, status (error, ok, unset) and kind names.
+``{ }`` matches every span. Pipelines (``| count() > 1``), structural operators (``>>``,
+``~``) and aggregates are rejected with a 400 ``invalid TraceQL query: ...`` text. A
+``tags`` search ``k=v k2=v2`` is the TraceQL ``{ .k = "v" && .k2 = "v2" }`` (``name`` is the
+span name), which is how Tempo 2 runs it.
+"""
+
+import argparse
+import base64
+import gzip
+import json
+import math
+import re
+import signal
+import sys
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from datetime import datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+__all__ = ["LogQLError", "LokiStore", "Stack", "TempoStore", "TraceQLError", "load_config", "start_stack"]
+
+STANDIN_VERSION = "stand-in-1"
+
+
+# --------------------------------------------------------------------------- helpers
+def now_ns():
+    return time.time_ns()
+
+
+_DURATION_RE = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h|d|w|y)")
+_DURATION_UNITS = {
+    "ns": 1e-9,
+    "us": 1e-6,
+    "µs": 1e-6,
+    "ms": 1e-3,
+    "s": 1.0,
+    "m": 60.0,
+    "h": 3600.0,
+    "d": 86400.0,
+    "w": 604800.0,
+    "y": 31536000.0,
+}
+
+
+def parse_duration(text):
+    """'1h30m', '150ms', '2.5s' -> seconds (float). Raises ValueError."""
+    text = text.strip()
+    if not text:
+        raise ValueError("empty duration")
+    pos, total = 0, 0.0
+    for match in _DURATION_RE.finditer(text):
+        if match.start() != pos:
+            raise ValueError("not a valid duration string: %r" % text)
+        total += float(match.group(1)) * _DURATION_UNITS[match.group(2)]
+        pos = match.end()
+    if pos != len(text):
+        raise ValueError("not a valid duration string: %r" % text)
+    return total
+
+
+def parse_loki_time(value, default_ns):
+    """Loki's time parameter: ns epoch, seconds (float or <= 10 digits) or RFC 3339 -> ns."""
+    if value is None or value == "":
+        return default_ns
+    if "." in value:
+        try:
+            return round(float(value) * 1e9)
+        except ValueError:
+            pass
+    try:
+        number = int(value)
+    except ValueError:
+        try:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            raise ValueError('cannot parse "%s" to a valid timestamp' % value) from None
+        return int(parsed.timestamp() * 1e9)
+    if len(value.lstrip("-")) <= 10:
+        return number * 1000000000
+    return number
+
+
+def parse_seconds_param(value, name):
+    if value is None or value == "":
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        raise ValueError('invalid %s: "%s" is not a Unix epoch in seconds' % (name, value)) from None
+
+
+def go_unquote(token):
+    """Unquote a "..." (Go escapes) or `...` string token."""
+    if token.startswith("`"):
+        return token[1:-1]
+    body = token[1:-1]
+    out, i = [], 0
+    escapes = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "\\": "\\", "'": "'", "a": "\a", "b": "\b", "f": "\f"}
+    while i < len(body):
+        ch = body[i]
+        if ch == "\\" and i + 1 < len(body):
+            nxt = body[i + 1]
+            if nxt in escapes:
+                out.append(escapes[nxt])
+                i += 2
+                continue
+            if nxt == "u" and i + 5 < len(body):
+                out.append(chr(int(body[i + 2 : i + 6], 16)))
+                i += 6
+                continue
+            out.append(nxt)
+            i += 2
+            continue
+        out.append(ch)
+        i += 1
+    return "".join(out)
+
+
+class _Token:
+    __slots__ = ("col", "kind", "text")
+
+    def __init__(self, kind, text, col):
+        self.kind = kind
+        self.text = text
+        self.col = col
+
+    def __repr__(self):
+        return "%s(%r)" % (self.kind, self.text)
+
+
+def _tokenize(text, patterns, error_cls, prefix):
+    tokens, pos = [], 0
+    while pos < len(text):
+        if text[pos].isspace():
+            pos += 1
+            continue
+        for kind, regex in patterns:
+            match = regex.match(text, pos)
+            if match:
+                tokens.append(_Token(kind, match.group(0), pos + 1))
+                pos = match.end()
+                break
+        else:
+            raise error_cls(
+                "%sparse error at line 1, col %d: syntax error: unexpected character %r" % (prefix, pos + 1, text[pos])
+            )
+    tokens.append(_Token("EOF", "", len(text) + 1))
+    return tokens
+
+
+class _Parser:
+    error_cls = ValueError
+    prefix = ""
+
+    def __init__(self, text, patterns):
+        self.text = text
+        self.tokens = _tokenize(text, patterns, self.error_cls, self.prefix)
+        self.pos = 0
+
+    def peek(self, offset=0):
+        return self.tokens[min(self.pos + offset, len(self.tokens) - 1)]
+
+    def take(self):
+        token = self.tokens[self.pos]
+        self.pos += 1
+        return token
+
+    def fail(self, token, expecting=None):
+        what = "end of input" if token.kind == "EOF" else "%s %r" % (token.kind, token.text)
+        msg = "%sparse error at line 1, col %d: syntax error: unexpected %s" % (self.prefix, token.col, what)
+        if expecting:
+            msg += ", expecting %s" % expecting
+        raise self.error_cls(msg)
+
+    def expect(self, kind, text=None):
+        token = self.peek()
+        if token.kind != kind or (text is not None and token.text != text):
+            self.fail(token, text or kind)
+        return self.take()
+
+
+def _compile_regex(pattern, error_cls, prefix, anchored):
+    try:
+        return re.compile("(?:%s)\\Z" % pattern if anchored else pattern, re.DOTALL if anchored else 0)
+    except re.error as exc:
+        raise error_cls("%serror parsing regexp: %s: `%s`" % (prefix, exc, pattern)) from None
+
+
+# --------------------------------------------------------------------------- LogQL
+class LogQLError(ValueError):
+    """A query this stand-in cannot parse: Loki answers such queries with a 400 and this text."""
+
+
+_LOGQL_TOKENS = [
+    ("STRING", re.compile(r'"(?:[^"\\]|\\.)*"|`[^`]*`')),
+    ("DURATION", re.compile(r"\d+(?:\.\d+)?(?:ns|us|µs|ms|s|m|h|d|w|y)(?:\d+(?:\.\d+)?(?:ns|us|µs|ms|s|m|h|d|w|y))*")),
+    ("NUMBER", re.compile(r"\d+(?:\.\d+)?")),
+    ("OP", re.compile(r"\|=|\|~|!=|!~|=~|==|=|\||\{|\}|\(|\)|\[|\]|,|>=|<=|>|<")),
+    ("IDENTIFIER", re.compile(r"[A-Za-z_][A-Za-z0-9_]*")),
+]
+
+
+class LabelMatcher:
+    def __init__(self, name, op, value, error_cls=LogQLError, prefix=""):
+        self.name, self.op, self.value = name, op, value
+        self.regex = _compile_regex(value, error_cls, prefix, True) if op in ("=~", "!~") else None
+
+    def matches(self, labels):
+        actual = labels.get(self.name, "")
+        if self.op == "=":
+            return actual == self.value
+        if self.op == "!=":
+            return actual != self.value
+        found = self.regex.match(actual) is not None
+        return found if self.op == "=~" else not found
+
+    def matches_empty(self):
+        return self.matches({})
+
+
+class LineFilter:
+    def __init__(self, op, value):
+        self.op, self.value = op, value
+        self.regex = _compile_regex(value, LogQLError, "", False) if op in ("|~", "!~") else None
+
+    def matches(self, line):
+        if self.op == "|=":
+            return self.value in line
+        if self.op == "!=":
+            return self.value not in line
+        found = self.regex.search(line) is not None
+        return found if self.op == "|~" else not found
+
+
+class LogQuery:
+    kind = "log"
+
+    def __init__(self, matchers, filters):
+        self.matchers, self.filters = matchers, filters
+
+    def stream_matches(self, labels):
+        return all(m.matches(labels) for m in self.matchers)
+
+    def line_matches(self, line):
+        return all(f.matches(line) for f in self.filters)
+
+
+class RangeAggregation:
+    kind = "metric"
+
+    def __init__(self, func, inner, range_s):
+        self.func, self.inner, self.range_s = func, inner, range_s
+
+
+class VectorAggregation:
+    kind = "metric"
+
+    def __init__(self, op, grouping, labels, inner):
+        self.op, self.grouping, self.labels, self.inner = op, grouping, labels, inner
+
+
+class _LogQLParser(_Parser):
+    error_cls = LogQLError
+
+    def __init__(self, text):
+        super().__init__(text, _LOGQL_TOKENS)
+
+    def parse(self):
+        if self.peek().kind == "EOF":
+            raise LogQLError("parse error : syntax error: unexpected $end")
+        expr = self.parse_expr()
+        if self.peek().kind != "EOF":
+            self.fail(self.peek())
+        return expr
+
+    def parse_expr(self):
+        token = self.peek()
+        if token.kind == "OP" and token.text == "{":
+            return self.parse_log()
+        if token.kind == "IDENTIFIER" and token.text in ("count_over_time", "rate"):
+            return self.parse_range_agg()
+        if token.kind == "IDENTIFIER" and token.text == "sum":
+            return self.parse_vector_agg()
+        if token.kind == "IDENTIFIER":
+            raise LogQLError(
+                "parse error at line 1, col %d: syntax error: unexpected IDENTIFIER %r"
+                " (this Loki stand-in only supports count_over_time, rate and sum)" % (token.col, token.text)
+            )
+        return self.fail(token)
+
+    def parse_log(self):
+        self.expect("OP", "{")
+        matchers = []
+        while True:
+            if self.peek().kind == "OP" and self.peek().text == "}":
+                break
+            name = self.expect("IDENTIFIER").text
+            op_token = self.take()
+            if op_token.kind != "OP" or op_token.text not in ("=", "!=", "=~", "!~"):
+                self.fail(op_token, "= != =~ !~")
+            value = go_unquote(self.expect("STRING").text)
+            matchers.append(LabelMatcher(name, op_token.text, value))
+            if self.peek().kind == "OP" and self.peek().text == ",":
+                self.take()
+                continue
+            break
+        self.expect("OP", "}")
+        if not matchers or all(m.matches_empty() for m in matchers):
+            raise LogQLError(
+                "parse error : queries require at least one regexp or equality matcher that does not have an "
+                'empty-compatible value. For instance, app=~".*" does not meet this requirement, but app=~".+" will'
+            )
+        filters = []
+        while self.peek().kind == "OP" and self.peek().text in ("|=", "!=", "|~", "!~", "|"):
+            op_token = self.take()
+            if op_token.text == "|":
+                stage = self.peek()
+                raise LogQLError(
+                    "parse error at line 1, col %d: syntax error: unexpected %s (this Loki stand-in supports line "
+                    "filters |= != |~ !~ only, no parsers, label filters or formatting stages)"
+                    % (stage.col, stage.text or "end of input")
+                )
+            value = go_unquote(self.expect("STRING").text)
+            filters.append(LineFilter(op_token.text, value))
+        return LogQuery(matchers, filters)
+
+    def parse_range_agg(self):
+        func = self.take().text
+        self.expect("OP", "(")
+        inner = self.parse_log()
+        self.expect("OP", "[")
+        range_s = parse_duration(self.expect("DURATION").text)
+        self.expect("OP", "]")
+        self.expect("OP", ")")
+        return RangeAggregation(func, inner, range_s)
+
+    def _grouping(self):
+        token = self.peek()
+        if token.kind == "IDENTIFIER" and token.text in ("by", "without"):
+            self.take()
+            self.expect("OP", "(")
+            labels = []
+            while not (self.peek().kind == "OP" and self.peek().text == ")"):
+                labels.append(self.expect("IDENTIFIER").text)
+                if self.peek().kind == "OP" and self.peek().text == ",":
+                    self.take()
+            self.expect("OP", ")")
+            return token.text, labels
+        return None, []
+
+    def parse_vector_agg(self):
+        op = self.take().text
+        grouping, labels = self._grouping()
+        self.expect("OP", "(")
+        token = self.peek()
+        inner = self.parse_vector_agg() if token.text == "sum" else self.parse_range_agg()
+        self.expect("OP", ")")
+        if grouping is None:
+            grouping, labels = self._grouping()
+        return VectorAggregation(op, grouping, labels, inner)
+
+
+def parse_logql(text):
+    return _LogQLParser(text).parse()
+
+
+def _apply_limit_direction(entries, limit, direction):
+    """entries: list of (ns, line, labels_key). Loki applies the limit to all streams together."""
+    entries.sort(key=lambda e: e[0], reverse=(direction == "backward"))
+    return entries[:limit]
+
+
+class LokiStore:
+    """In-memory log streams, fed through push() (Loki's push API body)."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._streams = {}  # tuple(sorted(labels.items())) -> list of (ns, line)
+
+    def push(self, body):
+        """Ingest one Loki push body ({"streams": [...]}). Returns the number of entries."""
+        if not isinstance(body, dict) or not isinstance(body.get("streams"), list):
+            raise ValueError('the push body needs a "streams" list')
+        count = 0
+        with self._lock:
+            for stream in body["streams"]:
+                labels = stream.get("stream")
+                if not isinstance(labels, dict) or not labels:
+                    raise ValueError("error at least one label pair is required per stream")
+                for name in labels:
+                    if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", name):
+                        raise ValueError('error parsing labels: invalid label name "%s"' % name)
+                key = tuple(sorted((str(k), str(v)) for k, v in labels.items()))
+                target = self._streams.setdefault(key, [])
+                for value in stream.get("values") or []:
+                    if not isinstance(value, list) or len(value) < 2:
+                        raise ValueError("each value must be [<unix epoch in nanoseconds>, <log line>]")
+                    target.append((int(value[0]), str(value[1])))
+                    count += 1
+                target.sort(key=lambda e: e[0])
+        return count
+
+    def streams(self):
+        with self._lock:
+            return [(dict(key), list(entries)) for key, entries in self._streams.items()]
+
+    def select(self, query, start_ns, end_ns):
+        """[(labels, [(ns, line), ...])] for a LogQuery within [start, end)."""
+        selected = []
+        for labels, entries in self.streams():
+            if not query.stream_matches(labels):
+                continue
+            kept = [(ns, line) for ns, line in entries if start_ns <= ns < end_ns and query.line_matches(line)]
+            if kept:
+                selected.append((labels, kept))
+        return selected
+
+    def query_logs(self, query, start_ns, end_ns, limit, direction):
+        flat = []
+        for labels, entries in self.select(query, start_ns, end_ns):
+            key = tuple(sorted(labels.items()))
+            flat.extend((ns, line, key) for ns, line in entries)
+        flat = _apply_limit_direction(flat, limit, direction)
+        grouped = {}
+        for ns, line, key in flat:
+            grouped.setdefault(key, []).append([str(ns), line])
+        return [{"stream": dict(key), "values": values} for key, values in grouped.items()]
+
+    def _range_agg_at(self, agg, eval_ns):
+        range_ns = int(agg.range_s * 1e9)
+        out = {}
+        for labels, entries in self.select(agg.inner, eval_ns - range_ns, eval_ns + 1):
+            count = sum(1 for ns, _ in entries if eval_ns - range_ns < ns <= eval_ns)
+            if count:
+                value = count if agg.func == "count_over_time" else count / agg.range_s
+                out[tuple(sorted(labels.items()))] = float(value)
+        return out
+
+    def eval_metric(self, expr, eval_ns):
+        if isinstance(expr, RangeAggregation):
+            return self._range_agg_at(expr, eval_ns)
+        inner = self.eval_metric(expr.inner, eval_ns)
+        out = {}
+        for key, value in inner.items():
+            labels = dict(key)
+            if expr.grouping == "by":
+                labels = {k: v for k, v in labels.items() if k in expr.labels}
+            elif expr.grouping == "without":
+                labels = {k: v for k, v in labels.items() if k not in expr.labels}
+            else:
+                labels = {}
+            group = tuple(sorted(labels.items()))
+            out[group] = out.get(group, 0.0) + value
+        return out
+
+    def label_names(self):
+        return sorted({name for labels, _ in self.streams() for name in labels})
+
+    def label_values(self, name):
+        return sorted({labels[name] for labels, _ in self.streams() if name in labels})
+
+
+# --------------------------------------------------------------------------- TraceQL
+class TraceQLError(ValueError):
+    """A query this stand-in cannot parse: Tempo answers such queries with a 400 and this text."""
+
+
+_TRACEQL_TOKENS = [
+    ("STRING", re.compile(r'"(?:[^"\\]|\\.)*"|`[^`]*`')),
+    ("DURATION", re.compile(r"\d+(?:\.\d+)?(?:ns|us|µs|ms|s|m|h)(?![A-Za-z0-9_])")),
+    ("NUMBER", re.compile(r"-?\d+(?:\.\d+)?(?![A-Za-z_])")),
+    ("OP", re.compile(r"&&|\|\||>>|<<|!=|!~|=~|>=|<=|=|>|<|\{|\}|\(|\)|\||~|!")),
+    (
+        "IDENTIFIER",
+        re.compile(r"(?:resource|span|trace|event|link|instrumentation)?[.:][A-Za-z0-9_.\-/]+|[A-Za-z_][A-Za-z0-9_]*"),
+    ),
+]
+
+_STATUS = {"unset": 0, "ok": 1, "error": 2}
+_KIND = {"unspecified": 0, "internal": 1, "server": 2, "client": 3, "producer": 4, "consumer": 5}
+_INTRINSICS = {
+    "name": "name",
+    "span:name": "name",
+    "status": "status",
+    "span:status": "status",
+    "kind": "kind",
+    "span:kind": "kind",
+    "duration": "duration",
+    "span:duration": "duration",
+    "rootServiceName": "rootServiceName",
+    "trace:rootService": "rootServiceName",
+    "rootName": "rootName",
+    "trace:rootName": "rootName",
+    "traceDuration": "traceDuration",
+    "trace:duration": "traceDuration",
+}
+
+
+class _Enum:
+    def __init__(self, family, value):
+        self.family, self.value = family, value
+
+    def __eq__(self, other):
+        return isinstance(other, _Enum) and (self.family, self.value) == (other.family, other.value)
+
+    def __hash__(self):
+        return hash((self.family, self.value))
+
+
+class Condition:
+    def __init__(self, field, op, value, regex=None):
+        self.field, self.op, self.value, self.regex = field, op, value, regex
+
+    def evaluate(self, span, trace):
+        actual = _field_value(self.field, span, trace)
+        if actual is None:
+            return False
+        value = self.value
+        if self.op in ("=~", "!~"):
+            if not isinstance(actual, str):
+                return False
+            found = self.regex.match(actual) is not None
+            return found if self.op == "=~" else not found
+        if isinstance(value, _Enum) or isinstance(actual, _Enum):
+            if self.op not in ("=", "!="):
+                return False
+            return (actual == value) if self.op == "=" else (actual != value)
+        if isinstance(value, bool) or isinstance(actual, bool):
+            if not (isinstance(value, bool) and isinstance(actual, bool)) or self.op not in ("=", "!="):
+                return False
+            return (actual == value) if self.op == "=" else (actual != value)
+        if isinstance(value, str) != isinstance(actual, str):
+            return False
+        ops = {
+            "=": lambda a, b: a == b,
+            "!=": lambda a, b: a != b,
+            ">": lambda a, b: a > b,
+            ">=": lambda a, b: a >= b,
+            "<": lambda a, b: a < b,
+            "<=": lambda a, b: a <= b,
+        }
+        return ops[self.op](actual, value)
+
+
+class BoolExpr:
+    def __init__(self, op, left, right):
+        self.op, self.left, self.right = op, left, right
+
+    def evaluate(self, span, trace):
+        if self.op == "&&":
+            return self.left.evaluate(span, trace) and self.right.evaluate(span, trace)
+        return self.left.evaluate(span, trace) or self.right.evaluate(span, trace)
+
+
+class MatchAll:
+    def evaluate(self, span, trace):
+        return True
+
+
+class SpansetFilter:
+    def __init__(self, expr):
+        self.expr = expr
+
+    def matched_spans(self, trace):
+        return [span for span in trace.spans if self.expr.evaluate(span, trace)]
+
+
+class SpansetOp:
+    def __init__(self, op, left, right):
+        self.op, self.left, self.right = op, left, right
+
+    def matched_spans(self, trace):
+        left, right = self.left.matched_spans(trace), self.right.matched_spans(trace)
+        if self.op == "&&":
+            if left and right:
+                return left + [s for s in right if s not in left]
+            return []
+        return left + [s for s in right if s not in left]
+
+
+def _field_value(field, span, trace):
+    scope, name = field
+    if scope == "intrinsic":
+        if name == "name":
+            return span.name
+        if name == "status":
+            return _Enum("status", span.status)
+        if name == "kind":
+            return _Enum("kind", span.kind)
+        if name == "duration":
+            return (span.end_ns - span.start_ns) / 1e9
+        if name == "rootServiceName":
+            return trace.root_service
+        if name == "rootName":
+            return trace.root_name
+        if name == "traceDuration":
+            return trace.duration_ns / 1e9
+        return None
+    if scope == "span":
+        return span.attributes.get(name)
+    if scope == "resource":
+        return span.resource.get(name)
+    if name in span.attributes:
+        return span.attributes[name]
+    return span.resource.get(name)
+
+
+class _TraceQLParser(_Parser):
+    error_cls = TraceQLError
+    prefix = "invalid TraceQL query: "
+
+    def __init__(self, text):
+        super().__init__(text, _TRACEQL_TOKENS)
+
+    def parse(self):
+        expr = self.parse_spanset_expr()
+        token = self.peek()
+        if token.kind != "EOF":
+            if token.kind == "OP" and token.text in ("|", ">>", "<<", ">", "<", "~", "!"):
+                raise TraceQLError(
+                    "invalid TraceQL query: parse error at line 1, col %d: %r is not supported by this Tempo stand-in "
+                    "(no pipelines, aggregates or structural operators)" % (token.col, token.text)
+                )
+            self.fail(token)
+        return expr
+
+    def parse_spanset_expr(self):
+        left = self.parse_spanset_primary()
+        while self.peek().kind == "OP" and self.peek().text in ("&&", "||"):
+            op = self.take().text
+            left = SpansetOp(op, left, self.parse_spanset_primary())
+        return left
+
+    def parse_spanset_primary(self):
+        token = self.peek()
+        if token.kind == "OP" and token.text == "(":
+            self.take()
+            inner = self.parse_spanset_expr()
+            self.expect("OP", ")")
+            return inner
+        self.expect("OP", "{")
+        if self.peek().kind == "OP" and self.peek().text == "}":
+            self.take()
+            return SpansetFilter(MatchAll())
+        expr = self.parse_or()
+        self.expect("OP", "}")
+        return SpansetFilter(expr)
+
+    def parse_or(self):
+        left = self.parse_and()
+        while self.peek().kind == "OP" and self.peek().text == "||":
+            self.take()
+            left = BoolExpr("||", left, self.parse_and())
+        return left
+
+    def parse_and(self):
+        left = self.parse_primary()
+        while self.peek().kind == "OP" and self.peek().text == "&&":
+            self.take()
+            left = BoolExpr("&&", left, self.parse_primary())
+        return left
+
+    def parse_primary(self):
+        token = self.peek()
+        if token.kind == "OP" and token.text == "(":
+            self.take()
+            inner = self.parse_or()
+            self.expect("OP", ")")
+            return inner
+        return self.parse_condition()
+
+    def parse_field(self, token):
+        text = token.text
+        if text in _INTRINSICS:
+            return ("intrinsic", _INTRINSICS[text])
+        for prefix, scope in (("resource.", "resource"), ("span.", "span"), (".", "any")):
+            if text.startswith(prefix) and len(text) > len(prefix):
+                return (scope, text[len(prefix) :])
+        raise TraceQLError(
+            "invalid TraceQL query: parse error at line 1, col %d: unknown or unsupported attribute %r "
+            "(use resource.<name>, span.<name>, .<name> or an intrinsic)" % (token.col, text)
+        )
+
+    def parse_condition(self):
+        token = self.peek()
+        if token.kind != "IDENTIFIER":
+            self.fail(token, "an attribute or intrinsic")
+        field = self.parse_field(self.take())
+        op_token = self.take()
+        if op_token.kind != "OP" or op_token.text not in ("=", "!=", "=~", "!~", ">", ">=", "<", "<="):
+            self.fail(op_token, "a comparison operator")
+        op = op_token.text
+        value_token = self.take()
+        regex = None
+        if value_token.kind == "STRING":
+            value = go_unquote(value_token.text)
+            if op in ("=~", "!~"):
+                regex = _compile_regex(value, TraceQLError, "invalid TraceQL query: ", True)
+        elif value_token.kind == "DURATION":
+            value = parse_duration(value_token.text)
+        elif value_token.kind == "NUMBER":
+            value = float(value_token.text)
+        elif value_token.kind == "IDENTIFIER" and value_token.text in ("true", "false"):
+            value = value_token.text == "true"
+        elif value_token.kind == "IDENTIFIER" and field == ("intrinsic", "status") and value_token.text in _STATUS:
+            value = _Enum("status", _STATUS[value_token.text])
+        elif value_token.kind == "IDENTIFIER" and field == ("intrinsic", "kind") and value_token.text in _KIND:
+            value = _Enum("kind", _KIND[value_token.text])
+        else:
+            return self.fail(value_token, "a static value")
+        if op in ("=~", "!~") and regex is None:
+            self.fail(value_token, "a string")
+        return Condition(field, op, value, regex)
+
+
+def parse_traceql(text):
+    if not text.strip():
+        raise TraceQLError("invalid TraceQL query: parse error at line 1, col 1: syntax error: unexpected $end")
+    return _TraceQLParser(text).parse()
+
+
+def parse_logfmt(text):
+    """'a=b c="d e"' -> [('a', 'b'), ('c', 'd e')]."""
+    pairs = []
+    for match in re.finditer(r'\s*([^\s=]+)=("(?:[^"\\]|\\.)*"|\S*)', text):
+        value = match.group(2)
+        if value.startswith('"'):
+            value = go_unquote(value)
+        pairs.append((match.group(1), value))
+    rest = re.sub(r'\s*([^\s=]+)=("(?:[^"\\]|\\.)*"|\S*)', "", text).strip()
+    if rest:
+        raise TraceQLError("invalid tags: %r is not in logfmt (key=value pairs separated by spaces)" % rest)
+    return pairs
+
+
+def tags_to_query(pairs):
+    conditions = []
+    for key, value in pairs:
+        field = ("intrinsic", "name") if key == "name" else ("any", key)
+        conditions.append(Condition(field, "=", value))
+    if not conditions:
+        return SpansetFilter(MatchAll())
+    expr = conditions[0]
+    for cond in conditions[1:]:
+        expr = BoolExpr("&&", expr, cond)
+    return SpansetFilter(expr)
+
+
+def _any_value(value):
+    """OTLP JSON AnyValue -> Python value."""
+    if not isinstance(value, dict):
+        return value
+    if "stringValue" in value:
+        return value["stringValue"]
+    if "intValue" in value:
+        return float(int(value["intValue"]))
+    if "doubleValue" in value:
+        return float(value["doubleValue"])
+    if "boolValue" in value:
+        return bool(value["boolValue"])
+    if "arrayValue" in value:
+        return [_any_value(v) for v in value["arrayValue"].get("values", [])]
+    if "kvlistValue" in value:
+        return {kv["key"]: _any_value(kv.get("value")) for kv in value["kvlistValue"].get("values", [])}
+    if "bytesValue" in value:
+        return value["bytesValue"]
+    return None
+
+
+def _attributes(items):
+    return {item["key"]: _any_value(item.get("value", {})) for item in items or [] if "key" in item}
+
+
+def _norm_id(value, size):
+    """OTLP JSON ids are hex; accept base64 (protobuf-JSON) too. -> lowercase hex or ''."""
+    if not value:
+        return ""
+    text = str(value)
+    if re.fullmatch(r"[0-9a-fA-F]+", text) and len(text) == size * 2:
+        return text.lower()
+    try:
+        raw = base64.b64decode(text, validate=True)
+    except ValueError:
+        raw = b""
+    if len(raw) == size:
+        return raw.hex()
+    raise ValueError("invalid id %r: expected %d hex bytes" % (text, size))
+
+
+def _enum_value(value, names):
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str):
+        if value.isdigit():
+            return int(value)
+        short = value.lower().rsplit("_", 1)[-1]
+        return names.get(short, 0)
+    return 0
+
+
+class Span:
+    __slots__ = (
+        "attributes",
+        "end_ns",
+        "kind",
+        "name",
+        "parent_id",
+        "raw",
+        "resource",
+        "scope",
+        "span_id",
+        "start_ns",
+        "status",
+    )
+
+    def __init__(self, raw, resource, scope):
+        self.raw, self.scope = raw, scope
+        self.resource = _attributes(resource.get("attributes"))
+        self.span_id = _norm_id(raw.get("spanId"), 8)
+        self.parent_id = _norm_id(raw.get("parentSpanId"), 8)
+        self.name = raw.get("name", "")
+        self.kind = _enum_value(raw.get("kind", 0), _KIND)
+        self.start_ns = int(raw.get("startTimeUnixNano", 0))
+        self.end_ns = int(raw.get("endTimeUnixNano", self.start_ns))
+        self.status = _enum_value((raw.get("status") or {}).get("code", 0), _STATUS)
+        self.attributes = _attributes(raw.get("attributes"))
+
+
+class Trace:
+    def __init__(self, trace_id):
+        self.trace_id = trace_id
+        self.spans = []
+        self.batches = []  # (resource dict, scope dict, raw span)
+
+    @property
+    def root(self):
+        for span in self.spans:
+            if not span.parent_id:
+                return span
+        return None
+
+    @property
+    def root_service(self):
+        root = self.root
+        if root is None:
+            return "<root span not yet received>"
+        return root.resource.get("service.name", "")
+
+    @property
+    def root_name(self):
+        root = self.root
+        return root.name if root is not None else ""
+
+    @property
+    def start_ns(self):
+        return min(s.start_ns for s in self.spans)
+
+    @property
+    def end_ns(self):
+        return max(s.end_ns for s in self.spans)
+
+    @property
+    def duration_ns(self):
+        return self.end_ns - self.start_ns
+
+    def otlp(self):
+        grouped = {}
+        for resource, scope, raw in self.batches:
+            key = json.dumps(resource, sort_keys=True)
+            entry = grouped.setdefault(key, {"resource": resource, "scopes": {}})
+            scope_key = json.dumps(scope, sort_keys=True)
+            entry["scopes"].setdefault(scope_key, {"scope": scope, "spans": []})["spans"].append(raw)
+        return [
+            {"resource": entry["resource"], "scopeSpans": list(entry["scopes"].values())} for entry in grouped.values()
+        ]
+
+
+class TempoStore:
+    """In-memory traces, fed through ingest_otlp() (an OTLP/JSON ExportTraceServiceRequest)."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._traces = {}
+
+    def ingest_otlp(self, body):
+        if not isinstance(body, dict) or not isinstance(body.get("resourceSpans"), list):
+            raise ValueError('the OTLP body needs a "resourceSpans" list')
+        count = 0
+        with self._lock:
+            for resource_spans in body["resourceSpans"]:
+                resource = resource_spans.get("resource") or {}
+                for scope_spans in (
+                    resource_spans.get("scopeSpans") or resource_spans.get("instrumentationLibrarySpans") or []
+                ):
+                    scope = scope_spans.get("scope") or scope_spans.get("instrumentationLibrary") or {}
+                    for given in scope_spans.get("spans") or []:
+                        trace_id = _norm_id(given.get("traceId"), 16)
+                        if not trace_id:
+                            raise ValueError("span without traceId")
+                        raw = dict(given, traceId=trace_id, spanId=_norm_id(given.get("spanId"), 8))
+                        if raw.get("parentSpanId"):
+                            raw["parentSpanId"] = _norm_id(raw["parentSpanId"], 8)
+                        trace = self._traces.setdefault(trace_id, Trace(trace_id))
+                        trace.spans.append(Span(raw, resource, scope))
+                        trace.batches.append((resource, scope, raw))
+                        count += 1
+        return count
+
+    def get(self, trace_id):
+        with self._lock:
+            return self._traces.get(trace_id)
+
+    def all(self):
+        with self._lock:
+            return list(self._traces.values())
+
+    def search(self, query, start_s=None, end_s=None, *, min_duration=None, max_duration=None, limit=20):
+        found = []
+        for trace in self.all():
+            if start_s is not None and trace.end_ns < start_s * 1e9:
+                continue
+            if end_s is not None and trace.start_ns > end_s * 1e9:
+                continue
+            if min_duration is not None and trace.duration_ns < min_duration * 1e9:
+                continue
+            if max_duration is not None and trace.duration_ns > max_duration * 1e9:
+                continue
+            spans = query.matched_spans(trace)
+            if spans:
+                found.append((trace, spans))
+        found.sort(key=lambda item: item[0].start_ns, reverse=True)
+        results = []
+        for trace, spans in found[:limit]:
+            span_set = {
+                "spans": [
+                    {
+                        "spanID": s.span_id,
+                        "name": s.name,
+                        "startTimeUnixNano": str(s.start_ns),
+                        "durationNanos": str(s.end_ns - s.start_ns),
+                    }
+                    for s in spans[:3]
+                ],
+                "matched": len(spans),
+            }
+            results.append(
+                {
+                    "traceID": trace.trace_id,
+                    "rootServiceName": trace.root_service,
+                    "rootTraceName": trace.root_name,
+                    "startTimeUnixNano": str(trace.start_ns),
+                    "durationMs": int(trace.duration_ns // 1000000),
+                    "spanSet": span_set,
+                    "spanSets": [span_set],
+                }
+            )
+        return results, len(found)
+
+    def tag_names(self):
+        resource, span = set(), set()
+        for trace in self.all():
+            for s in trace.spans:
+                resource.update(s.resource)
+                span.update(s.attributes)
+        return sorted(resource), sorted(span)
+
+    def tag_values(self, tag):
+        scope, name = "any", tag
+        for prefix, sc in (("resource.", "resource"), ("span.", "span"), (".", "any")):
+            if tag.startswith(prefix):
+                scope, name = sc, tag[len(prefix) :]
+                break
+        values = set()
+        for trace in self.all():
+            for s in trace.spans:
+                for source in (
+                    [s.resource]
+                    if scope == "resource"
+                    else [s.attributes]
+                    if scope == "span"
+                    else [s.attributes, s.resource]
+                ):
+                    if name in source and isinstance(source[name], (str, float, bool)):
+                        values.add(source[name])
+        return sorted(values, key=str)
+
+
+# --------------------------------------------------------------------------- HTTP plumbing
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "stand-in"
+    sys_version = ""
+
+    def log_message(self, format, *args):
+        if getattr(self.server, "verbose", False):
+            sys.stderr.write("%s %s\n" % (self.server.standin_name, format % args))
+
+    def read_body(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        if self.headers.get("Content-Encoding", "").lower() == "gzip" and body:
+            body = gzip.decompress(body)
+        return body
+
+    def send(self, status, body=b"", content_type="text/plain; charset=utf-8", headers=None):
+        if isinstance(body, str):
+            body = body.encode("utf-8")
+        self.send_response(status)
+        if body or status not in (204, 304):
+            self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        if body and self.command != "HEAD":
+            self.wfile.write(body)
+
+    def send_json(self, status, doc, headers=None):
+        self.send(status, json.dumps(doc), "application/json", headers)
+
+    def params(self, body=b""):
+        parsed = urllib.parse.urlsplit(self.path)
+        params = urllib.parse.parse_qs(parsed.query, keep_blank_values=True)
+        if body and "application/x-www-form-urlencoded" in (self.headers.get("Content-Type") or ""):
+            for key, values in urllib.parse.parse_qs(body.decode("utf-8"), keep_blank_values=True).items():
+                params.setdefault(key, []).extend(values)
+        return parsed.path, params
+
+    def do_GET(self):
+        self.dispatch("GET")
+
+    def do_POST(self):
+        self.dispatch("POST")
+
+    def do_PUT(self):
+        self.dispatch("PUT")
+
+    def do_DELETE(self):
+        self.dispatch("DELETE")
+
+    def do_PATCH(self):
+        self.dispatch("PATCH")
+
+    def do_HEAD(self):
+        self.dispatch("HEAD")
+
+    def dispatch(self, method):
+        try:
+            self.handle_request(method)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        except Exception as exc:  # a stand-in bug must show as a 500, not hang the client
+            self.send(500, "stand-in internal error: %s: %s\n" % (type(exc).__name__, exc))
+
+    def handle_request(self, method):
+        raise NotImplementedError
+
+
+def _first(params, name, default=None):
+    values = params.get(name)
+    return values[0] if values else default
+
+
+# --------------------------------------------------------------------------- Loki HTTP
+class LokiHandler(_Handler):
+    server_version = "loki-stand-in"
+
+    def handle_request(self, method):
+        store = self.server.store
+        body = self.read_body() if method in ("POST", "PUT") else b""
+        path, params = self.params(body)
+        if path == "/ready":
+            return self.send(200, "ready\n")
+        if path == "/loki/api/v1/push" and method == "POST":
+            ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip()
+            if ctype != "application/json":
+                return self.send(
+                    415, "unsupported Content-Type %r: this Loki stand-in accepts application/json only\n" % ctype
+                )
+            try:
+                store.push(json.loads(body.decode("utf-8")))
+            except ValueError as exc:
+                return self.send(400, "%s\n" % exc)
+            return self.send(204)
+        if method not in ("GET", "POST"):
+            return self.send(405, "method not allowed\n")
+        if path == "/loki/api/v1/labels":
+            return self.send_json(200, {"status": "success", "data": store.label_names()})
+        match = re.fullmatch(r"/loki/api/v1/label/([^/]+)/values", path)
+        if match:
+            name = urllib.parse.unquote(match.group(1))
+            return self.send_json(200, {"status": "success", "data": store.label_values(name)})
+        if path == "/loki/api/v1/series":
+            return self.series(params)
+        if path in ("/loki/api/v1/query_range", "/loki/api/v1/query"):
+            try:
+                return self.query(path.endswith("query_range"), params)
+            except (LogQLError, ValueError) as exc:
+                return self.send(400, "%s\n" % exc)
+        return self.send(404, "404 page not found\n")
+
+    def series(self, params):
+        selectors = params.get("match[]") or params.get("match") or []
+        if not selectors:
+            return self.send(400, "at least one match[] argument required\n")
+        seen = {}
+        try:
+            queries = [parse_logql(s) for s in selectors]
+        except LogQLError as exc:
+            return self.send(400, "%s\n" % exc)
+        for labels, _ in self.server.store.streams():
+            if any(isinstance(q, LogQuery) and q.stream_matches(labels) for q in queries):
+                seen[tuple(sorted(labels.items()))] = labels
+        return self.send_json(200, {"status": "success", "data": list(seen.values())})
+
+    def query(self, is_range, params):
+        text = _first(params, "query")
+        if not text:
+            raise LogQLError("query parameter is missing")
+        expr = parse_logql(text)
+        store = self.server.store
+        end_ns = parse_loki_time(_first(params, "end" if is_range else "time"), now_ns())
+        start_ns = parse_loki_time(_first(params, "start"), end_ns - 3600 * 1000000000)
+        limit = int(_first(params, "limit") or 100)
+        direction = (_first(params, "direction") or "backward").lower()
+        if direction not in ("backward", "forward"):
+            raise ValueError("invalid direction %r" % direction)
+        if is_range and end_ns < start_ns:
+            raise ValueError("end timestamp must not be before or equal to start time")
+        stats = {"summary": {"execTime": 0.0, "totalEntriesReturned": 0}}
+        if isinstance(expr, LogQuery):
+            if not is_range:
+                raise LogQLError(
+                    "log queries are not supported as an instant query type, please change your query to a range "
+                    "query type"
+                )
+            streams = store.query_logs(expr, start_ns, end_ns, limit, direction)
+            stats["summary"]["totalEntriesReturned"] = sum(len(s["values"]) for s in streams)
+            return self.send_json(
+                200, {"status": "success", "data": {"resultType": "streams", "result": streams, "stats": stats}}
+            )
+        if not is_range:
+            values = store.eval_metric(expr, end_ns)
+            result = [{"metric": dict(k), "value": [end_ns / 1e9, _fmt(v)]} for k, v in values.items()]
+            return self.send_json(
+                200, {"status": "success", "data": {"resultType": "vector", "result": result, "stats": stats}}
+            )
+        step = _first(params, "step")
+        if step:
+            step_s = float(step) if re.fullmatch(r"\d+(\.\d+)?", step) else parse_duration(step)
+        else:
+            step_s = max(1.0, math.ceil((end_ns - start_ns) / 1e9 / 250))
+        if step_s <= 0:
+            raise ValueError("zero or negative query resolution step widths are not accepted")
+        series = {}
+        t = start_ns
+        while t <= end_ns:
+            for key, value in store.eval_metric(expr, t).items():
+                series.setdefault(key, []).append([t / 1e9, _fmt(value)])
+            t += int(step_s * 1e9)
+        result = [{"metric": dict(k), "values": v} for k, v in series.items()]
+        return self.send_json(
+            200, {"status": "success", "data": {"resultType": "matrix", "result": result, "stats": stats}}
+        )
+
+
+def _fmt(value):
+    return ("%f" % value).rstrip("0").rstrip(".") if value != int(value) else str(int(value))
+
+
+# --------------------------------------------------------------------------- Tempo HTTP
+class TempoHandler(_Handler):
+    server_version = "tempo-stand-in"
+
+    def handle_request(self, method):
+        store = self.server.store
+        body = self.read_body() if method in ("POST", "PUT") else b""
+        path, params = self.params(body)
+        if path == "/v1/traces" and method == "POST":
+            ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip()
+            if ctype != "application/json":
+                return self.send(
+                    415, "unsupported Content-Type %r: this Tempo stand-in accepts OTLP/JSON only\n" % ctype
+                )
+            try:
+                store.ingest_otlp(json.loads(body.decode("utf-8")))
+            except ValueError as exc:
+                return self.send(400, "%s\n" % exc)
+            return self.send_json(200, {})
+        if self.server.otlp_only:
+            return self.send(404, "404 page not found\n")
+        if path == "/ready":
+            return self.send(200, "ready\n")
+        if path == "/api/echo":
+            return self.send(200, "echo")
+        if method not in ("GET", "HEAD"):
+            return self.send(405, "method not allowed\n")
+        match = re.fullmatch(r"/api(/v2)?/traces/([^/]+)", path)
+        if match:
+            try:
+                trace_id = _norm_id(match.group(2).rjust(32, "0"), 16)
+            except ValueError:
+                return self.send(400, "invalid trace id %r\n" % match.group(2))
+            trace = store.get(trace_id)
+            if trace is None:
+                return self.send(404, "trace not found\n")
+            if match.group(1):
+                return self.send_json(200, {"trace": {"resourceSpans": trace.otlp()}})
+            return self.send_json(200, {"batches": trace.otlp()})
+        if path == "/api/search":
+            return self.search(params)
+        if path == "/api/search/tags":
+            resource, span = store.tag_names()
+            return self.send_json(200, {"tagNames": sorted(set(resource) | set(span))})
+        if path == "/api/v2/search/tags":
+            resource, span = store.tag_names()
+            scopes = [
+                {"name": "resource", "tags": resource},
+                {"name": "span", "tags": span},
+                {"name": "intrinsic", "tags": ["duration", "kind", "name", "rootName", "rootServiceName", "status"]},
+            ]
+            return self.send_json(200, {"scopes": scopes})
+        match = re.fullmatch(r"/api(/v2)?/search/tag/([^/]+)/values", path)
+        if match:
+            values = store.tag_values(urllib.parse.unquote(match.group(2)))
+            if match.group(1):
+                typed = [{"type": "string" if isinstance(v, str) else "int", "value": str(v)} for v in values]
+                return self.send_json(200, {"tagValues": typed})
+            return self.send_json(200, {"tagValues": [str(v) for v in values]})
+        return self.send(404, "404 page not found\n")
+
+    def search(self, params):
+        try:
+            q, tags = _first(params, "q"), _first(params, "tags")
+            query = parse_traceql(q) if q else tags_to_query(parse_logfmt(tags or ""))
+            limit = int(_first(params, "limit") or 20)
+            start_s = parse_seconds_param(_first(params, "start"), "start")
+            end_s = parse_seconds_param(_first(params, "end"), "end")
+            min_d = _first(params, "minDuration")
+            max_d = _first(params, "maxDuration")
+            min_duration = parse_duration(min_d) if min_d else None
+            max_duration = parse_duration(max_d) if max_d else None
+        except ValueError as exc:  # TraceQLError included
+            return self.send(400, "%s\n" % exc)
+        traces, _ = self.server.store.search(
+            query, start_s, end_s, min_duration=min_duration, max_duration=max_duration, limit=limit
+        )
+        metrics = {
+            "inspectedTraces": len(self.server.store.all()),
+            "inspectedBytes": "0",
+            "completedJobs": 1,
+            "totalJobs": 1,
+        }
+        return self.send_json(200, {"traces": traces, "metrics": metrics})
+
+
+# --------------------------------------------------------------------------- Grafana HTTP
+_PROM_POST_ALLOWED = ("api/v1/query", "api/v1/query_range", "api/v1/series", "api/v1/labels", "api/v1/query_exemplars")
+_HOP_HEADERS = {
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailers",
+    "transfer-encoding",
+    "upgrade",
+    "host",
+    "content-length",
+    "authorization",
+    "cookie",
+    "x-grafana-org-id",
+}
+_SECRET_KEYS = ("basicAuthPassword", "password", "secureJsonData")
+
+
+def _grafana_error(message, status, message_id=None):
+    doc = {"message": message, "statusCode": status, "traceID": ""}
+    if message_id:
+        doc["messageId"] = message_id
+    return doc
+
+
+class GrafanaHandler(_Handler):
+    server_version = "grafana-stand-in"
+
+    def handle_request(self, method):
+        body = self.read_body() if method in ("POST", "PUT", "PATCH") else b""
+        path, _ = self.params()
+        if path == "/api/health":
+            return self.send_json(200, {"commit": "stand-in", "database": "ok", "version": STANDIN_VERSION})
+        if not path.startswith("/api/"):
+            return self.send_json(404, _grafana_error("Not found", 404))
+        identity = self.authenticate()
+        if identity is None:
+            return None
+        org_id = identity["org_id"]
+        match = re.fullmatch(r"/api/datasources/proxy/(uid/([^/]+)|(\d+))(/.*)?", path)
+        if match:
+            uid, ds_id, rest = match.group(2), match.group(3), match.group(4) or "/"
+            ds = self.server.find_datasource(org_id, uid=urllib.parse.unquote(uid) if uid else None, ds_id=ds_id)
+            if ds is None:
+                return self.send_json(404, _grafana_error("Unable to load datasource meta data", 404))
+            return self.proxy(method, ds, rest, body)
+        if method != "GET":
+            return self.send_json(404, _grafana_error("Not found", 404))
+        if path == "/api/datasources" or path.startswith("/api/datasources/"):
+            if identity["role"] not in ("Admin", "Editor"):
+                return self.send_json(
+                    403,
+                    {
+                        "accessErrorId": "ACE0000000001",
+                        "message": "You'll need additional permissions to perform this action. "
+                        "Permissions needed: datasources:read",
+                        "title": "Access denied",
+                    },
+                )
+            if path == "/api/datasources":
+                return self.send_json(200, [self.server.public(ds) for ds in self.server.datasources_of(org_id)])
+            match = re.fullmatch(r"/api/datasources/(uid/|name/)?([^/]+)", path)
+            if match:
+                key = urllib.parse.unquote(match.group(2))
+                kind = (match.group(1) or "id/").rstrip("/")
+                if kind == "id" and not key.isdigit():
+                    return self.send_json(404, _grafana_error("Not found", 404))
+                ds = self.server.find_datasource(
+                    org_id,
+                    uid=key if kind == "uid" else None,
+                    name=key if kind == "name" else None,
+                    ds_id=key if kind == "id" else None,
+                )
+                if ds is None:
+                    return self.send_json(404, _grafana_error("Data source not found", 404, "datasource.notFound"))
+                return self.send_json(200, self.server.public(ds))
+        return self.send_json(404, _grafana_error("Not found", 404))
+
+    def authenticate(self):
+        header = self.headers.get("Authorization") or ""
+        identity = None
+        if header.lower().startswith("bearer "):
+            token = header[7:].strip()
+            for cred in self.server.tokens:
+                if cred["token"] == token:
+                    identity = {"role": cred.get("role", "Viewer"), "orgs": [int(cred.get("org_id", 1))]}
+                    break
+            else:
+                self.send_json(401, _grafana_error("Invalid API key", 401, "api-keys.invalid"))
+                return None
+        elif header.lower().startswith("basic "):
+            try:
+                login, _, password = base64.b64decode(header[6:].strip()).decode("utf-8").partition(":")
+            except ValueError:
+                login, password = "", None
+            for user in self.server.users:
+                if user["login"] == login and user.get("password") == password:
+                    identity = {"role": user.get("role", "Viewer"), "orgs": [int(o) for o in user.get("orgs", [1])]}
+                    break
+            else:
+                self.send_json(401, _grafana_error("Invalid username or password", 401, "password-auth.failed"))
+                return None
+        else:
+            self.send_json(401, _grafana_error("Unauthorized", 401, "auth.unauthorized"))
+            return None
+        requested = self.headers.get("X-Grafana-Org-Id")
+        if requested:
+            try:
+                org_id = int(requested)
+            except ValueError:
+                org_id = -1
+            if org_id not in identity["orgs"]:
+                self.send_json(401, _grafana_error("User is not a member of organization %s" % requested, 401))
+                return None
+        else:
+            org_id = identity["orgs"][0]
+        identity["org_id"] = org_id
+        return identity
+
+    def proxy(self, method, ds, rest, body):
+        proxy_path = rest.lstrip("/")
+        if ds["type"] == "prometheus":
+            if method == "DELETE":
+                return self.send_json(
+                    403, {"message": "non allow-listed DELETEs not allowed on proxied Prometheus datasource"}
+                )
+            if method == "PUT":
+                return self.send_json(
+                    403, {"message": "non allow-listed PUTs not allowed on proxied Prometheus datasource"}
+                )
+            if method == "POST" and proxy_path not in _PROM_POST_ALLOWED:
+                return self.send_json(
+                    403, {"message": "non allow-listed POSTs not allowed on proxied Prometheus datasource"}
+                )
+        query = urllib.parse.urlsplit(self.path).query
+        target = ds["url"].rstrip("/") + "/" + proxy_path + ("?" + query if query else "")
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_HEADERS}
+        if ds.get("basicAuth"):
+            pair = "%s:%s" % (ds.get("basicAuthUser", ""), ds.get("basicAuthPassword", ""))
+            headers["Authorization"] = "Basic " + base64.b64encode(pair.encode("utf-8")).decode("ascii")
+        request = urllib.request.Request(
+            target, data=body if method in ("POST", "PUT", "PATCH") else None, headers=headers, method=method
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=self.server.proxy_timeout) as response:
+                status, payload, resp_headers = response.status, response.read(), response.headers
+        except urllib.error.HTTPError as exc:
+            status, payload, resp_headers = exc.code, exc.read(), exc.headers
+        except (TimeoutError, OSError) as exc:
+            reason = getattr(exc, "reason", exc)
+            timed_out = isinstance(exc, TimeoutError) or isinstance(reason, TimeoutError) or "timed out" in str(reason)
+            return self.send(504 if timed_out else 502, b"")
+        ctype = resp_headers.get("Content-Type", "application/octet-stream")
+        return self.send(status, payload, ctype)
+
+
+class _GrafanaServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def configure(self, config, urls):
+        self.tokens = list(config.get("tokens") or [])
+        self.users = list(config.get("users") or [])
+        self.proxy_timeout = float(config.get("proxy_timeout", 30))
+        self.datasources = []
+        for index, raw in enumerate(config.get("datasources") or []):
+            ds = dict(raw)
+            for key in ("name", "type", "url"):
+                if not ds.get(key):
+                    raise ValueError("datasource #%d needs %r" % (index + 1, key))
+            ds["url"] = ds["url"].format(**urls)
+            ds.setdefault("id", index + 1)
+            ds.setdefault("uid", "ds%d" % ds["id"])
+            ds.setdefault("orgId", 1)
+            ds.setdefault("access", "proxy")
+            ds.setdefault("isDefault", False)
+            ds.setdefault("jsonData", {})
+            ds.setdefault("basicAuth", False)
+            self.datasources.append(ds)
+
+    def datasources_of(self, org_id):
+        return [ds for ds in self.datasources if int(ds["orgId"]) == org_id]
+
+    def find_datasource(self, org_id, uid=None, name=None, ds_id=None):
+        for ds in self.datasources_of(org_id):
+            if (uid is not None and ds["uid"] == uid) or (name is not None and ds["name"] == name):
+                return ds
+            if ds_id is not None and str(ds["id"]) == str(ds_id):
+                return ds
+        return None
+
+    @staticmethod
+    def public(ds):
+        doc = {k: v for k, v in ds.items() if k not in _SECRET_KEYS}
+        doc.setdefault("typeName", ds["type"].capitalize())
+        doc.setdefault("readOnly", False)
+        doc["secureJsonFields"] = {"basicAuthPassword": True} if ds.get("basicAuthPassword") else {}
+        return doc
+
+
+class _StoreServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    otlp_only = False
+
+
+# --------------------------------------------------------------------------- stack
+def _split_listen(text):
+    host, _, port = str(text).rpartition(":")
+    if not host:
+        raise ValueError("listen must be HOST:PORT, got %r" % text)
+    return host.strip("[]"), int(port)
+
+
+def _url(server):
+    host, port = server.server_address[:2]
+    if host in ("0.0.0.0", "::"):
+        host = "127.0.0.1"
+    return "http://%s:%d" % (host, port)
+
+
+def _load_bodies(section):
+    bodies = list(section.get("load") or [])
+    for path in section.get("load_files") or []:
+        with open(path, encoding="utf-8") as handle:
+            doc = json.load(handle)
+        bodies.extend(doc if isinstance(doc, list) else [doc])
+    return bodies
+
+
+class Stack:
+    """The running stand-ins of one config."""
+
+    def __init__(self):
+        self.servers = []
+        self.threads = []
+        self.grafana_url = self.loki_url = self.tempo_url = self.tempo_otlp_url = None
+        self.loki = LokiStore()
+        self.tempo = TempoStore()
+        self.grafana = None
+
+    def _serve(self, server):
+        thread = threading.Thread(target=server.serve_forever, name=server.standin_name, daemon=True)
+        thread.start()
+        self.servers.append(server)
+        self.threads.append(thread)
+
+    def stop(self):
+        for server in self.servers:
+            server.shutdown()
+            server.server_close()
+        for thread in self.threads:
+            thread.join(timeout=5)
+        self.servers, self.threads = [], []
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+def load_config(path):
+    with open(path, encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+def start_stack(config, verbose=False):
+    """Start every stand-in the config has a section for; return the running Stack."""
+    stack = Stack()
+    try:
+        for name, handler, store in (("loki", LokiHandler, stack.loki), ("tempo", TempoHandler, stack.tempo)):
+            section = config.get(name)
+            if section is None:
+                continue
+            for body in _load_bodies(section):
+                if name == "loki":
+                    store.push(body)
+                else:
+                    store.ingest_otlp(body)
+            server = _StoreServer(_split_listen(section.get("listen", "127.0.0.1:0")), handler)
+            server.store, server.standin_name, server.verbose = store, "%s-stand-in" % name, verbose
+            stack._serve(server)
+            setattr(stack, "%s_url" % name, _url(server))
+            if name == "tempo" and section.get("otlp_listen"):
+                otlp = _StoreServer(_split_listen(section["otlp_listen"]), handler)
+                otlp.store, otlp.standin_name, otlp.verbose, otlp.otlp_only = (
+                    store,
+                    "tempo-otlp-stand-in",
+                    verbose,
+                    True,
+                )
+                stack._serve(otlp)
+                stack.tempo_otlp_url = _url(otlp)
+        section = config.get("grafana")
+        if section is not None:
+            server = _GrafanaServer(_split_listen(section.get("listen", "127.0.0.1:0")), GrafanaHandler)
+            server.standin_name, server.verbose = "grafana-stand-in", verbose
+            server.configure(section, {"loki_url": stack.loki_url or "", "tempo_url": stack.tempo_url or ""})
+            stack.grafana = server
+            stack._serve(server)
+            stack.grafana_url = _url(server)
+    except BaseException:
+        stack.stop()
+        raise
+    return stack
+
+
+def _set_process_title(title):
+    try:
+        with open("/proc/self/comm", "w", encoding="ascii") as handle:
+            handle.write(title[:15])
+    except OSError:
+        pass
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description="Grafana/Loki/Tempo stand-in (test support, not product)")
+    parser.add_argument("--config", required=True, help="JSON config (see the module docstring)")
+    parser.add_argument("--check", action="store_true", help="validate the config and exit")
+    parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
+    args = parser.parse_args(argv)
+    try:
+        config = load_config(args.config)
+        if not isinstance(config, dict) or not any(k in config for k in ("grafana", "loki", "tempo")):
+            raise ValueError('the config needs at least one of "grafana", "loki", "tempo"')
+        if args.check:
+            for name in ("grafana", "loki", "tempo"):
+                if name in config:
+                    _split_listen(config[name].get("listen", "127.0.0.1:0"))
+            print("config OK")
+            return 0
+        stack = start_stack(config, verbose=args.verbose)
+    except (OSError, ValueError) as exc:
+        print("grafana stand-in: bad config or cannot listen: %s" % exc, file=sys.stderr)
+        return 2
+    _set_process_title("grafana-standin")
+    stopping = threading.Event()
+
+    def _stop(signum, frame):
+        stopping.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    urls = " ".join(
+        "%s=%s" % (n, u)
+        for n, u in (
+            ("grafana", stack.grafana_url),
+            ("loki", stack.loki_url),
+            ("tempo", stack.tempo_url),
+            ("tempo_otlp", stack.tempo_otlp_url),
+        )
+        if u
+    )
+    print("grafana stand-in ready: %s" % urls, flush=True)
+    while not stopping.wait(3600):
+        pass
+    stack.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
