@@ -106,6 +106,25 @@ test: ## everything CI runs, failing on the first broken stage
 	@$(MAKE) integration
 	@$(MAKE) lab
 
+# ---------------------------------------------------------------- the lab (begin: lab hunk)
+# Three Debian trixie guests booted with systemd-nspawn (tests/support/lab/lab.py; README
+# "The lab"). Needs root: the recipe runs through sudo when make is not run as root.
+LAB_SUDO := $(if $(filter 0,$(shell id -u)),,sudo --preserve-env=DOJO_LAB_CACHE,DEBIAN_MIRROR)
+LAB      := $(LAB_SUDO) $(BIN)/python tests/support/lab/lab.py
+
+.PHONY: lab-up
+lab-up: deps ## the local lab: (re)create broker, serverapp, monitoring and their baseline services
+	$(LAB) up
+
+.PHONY: lab-down
+lab-down: $(STAMPS)/venv ## stop and remove the lab (idempotent: nothing left running or mounted)
+	$(LAB) down
+
+.PHONY: lab-status
+lab-status: $(STAMPS)/venv ## show the lab's guests
+	$(LAB) status
+# ---------------------------------------------------------------- (end: lab hunk)
+
 .PHONY: build
 build: deps ## build dojo-kafka_observability-<version>.tar.gz into build/
 	$(BIN)/ansible-galaxy collection build --force --output-path $(BUILD) .
