@@ -818,7 +818,8 @@ class MetricStore:
                 lines.append(_sample("target_info", labels, 1.0))
         for name in sorted(families):
             kind, description = kinds[name]
-            lines.append("# HELP {0} {1}".format(name, _escape_help(description)))
+            if description:
+                lines.append("# HELP {0} {1}".format(name, _escape_help(description)))
             lines.append("# TYPE {0} {1}".format(name, kind))
             rendered = []
             for entry in families[name]:
@@ -1149,14 +1150,19 @@ class Server:
 
     def start(self):
         for server in (self.otlp_server, self.prometheus_server):
-            thread = threading.Thread(target=server.serve_forever, name=STANDIN_NAME, daemon=True)
+            thread = threading.Thread(target=server.serve_forever, args=(0.2,), name=STANDIN_NAME, daemon=True)
             thread.start()
             self.threads.append(thread)
         return self
 
     def stop(self):
+        # shut both listeners down at once (each shutdown waits for its poll interval)
+        stoppers = [threading.Thread(target=s.shutdown) for s in (self.otlp_server, self.prometheus_server)]
+        for thread in stoppers:
+            thread.start()
+        for thread in stoppers:
+            thread.join()
         for server in (self.otlp_server, self.prometheus_server):
-            server.shutdown()
             server.server_close()
 
 
