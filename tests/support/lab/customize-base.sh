@@ -77,7 +77,8 @@ ConditionVirtualization=container
 [Service]
 Type=oneshot
 RemainAfterExit=yes
-ExecStart=/bin/sh -c 'mkdir -p /dev/net; [ -c /dev/net/tun ] || mknod /dev/net/tun c 10 200; [ -c /dev/fuse ] || mknod /dev/fuse c 10 229; chmod 0666 /dev/net/tun /dev/fuse'
+# /dev/disk: what a VM has and the cadvisor role mounts (nspawn creates no /dev/disk)
+ExecStart=/bin/sh -c 'mkdir -p /dev/net /dev/disk; [ -c /dev/net/tun ] || mknod /dev/net/tun c 10 200; [ -c /dev/fuse ] || mknod /dev/fuse c 10 229; chmod 0666 /dev/net/tun /dev/fuse'
 
 [Install]
 WantedBy=sysinit.target
