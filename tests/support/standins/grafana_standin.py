@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Grafana / Loki / Tempo stand-in: test support, NOT product.
 
 Grafana, Loki and Tempo cannot be installed on the machines this collection is developed
@@ -26,6 +25,7 @@ Config (JSON)
         "tokens": [{"token": "glsa_lab_token", "role": "Admin", "org_id": 1}],
         "users":  [{"login": "admin", "password": "admin", "role": "Admin", "orgs": [1]}],
         "proxy_timeout": 30,
+        "tls": {"cert": "/etc/grafana/cert.pem", "key": "/etc/grafana/key.pem"},   # optional: HTTPS
         "datasources": [
           {"uid": "thanos", "name": "Thanos", "type": "prometheus",
            "url": "http://127.0.0.1:9090", "isDefault": true},
@@ -108,11 +108,13 @@ span name), which is how Tempo 2 runs it.
 
 import argparse
 import base64
+import collections
 import gzip
 import json
 import math
 import re
 import signal
+import ssl
 import sys
 import threading
 import time
@@ -535,7 +537,7 @@ class LokiStore:
         range_ns = int(agg.range_s * 1e9)
         out = {}
         for labels, entries in self.select(agg.inner, eval_ns - range_ns, eval_ns + 1):
-            count = sum(1 for ns, _ in entries if eval_ns - range_ns < ns <= eval_ns)
+            count = sum(1 for ns, _line in entries if eval_ns - range_ns < ns <= eval_ns)
             if count:
                 value = count if agg.func == "count_over_time" else count / agg.range_s
                 out[tuple(sorted(labels.items()))] = float(value)
@@ -559,10 +561,10 @@ class LokiStore:
         return out
 
     def label_names(self):
-        return sorted({name for labels, _ in self.streams() for name in labels})
+        return sorted({name for labels, _entries in self.streams() for name in labels})
 
     def label_values(self, name):
-        return sorted({labels[name] for labels, _ in self.streams() if name in labels})
+        return sorted({labels[name] for labels, _entries in self.streams() if name in labels})
 
 
 # --------------------------------------------------------------------------- TraceQL
@@ -1213,7 +1215,7 @@ class LokiHandler(_Handler):
             queries = [parse_logql(s) for s in selectors]
         except LogQLError as exc:
             return self.send(400, "%s\n" % exc)
-        for labels, _ in self.server.store.streams():
+        for labels, _entries in self.server.store.streams():
             if any(isinstance(q, LogQuery) and q.stream_matches(labels) for q in queries):
                 seen[tuple(sorted(labels.items()))] = labels
         return self.send_json(200, {"status": "success", "data": list(seen.values())})
@@ -1347,7 +1349,7 @@ class TempoHandler(_Handler):
             max_duration = parse_duration(max_d) if max_d else None
         except ValueError as exc:  # TraceQLError included
             return self.send(400, "%s\n" % exc)
-        traces, _ = self.server.store.search(
+        traces, _matched = self.server.store.search(
             query, start_s, end_s, min_duration=min_duration, max_duration=max_duration, limit=limit
         )
         metrics = {
@@ -1391,7 +1393,8 @@ class GrafanaHandler(_Handler):
 
     def handle_request(self, method):
         body = self.read_body() if method in ("POST", "PUT", "PATCH") else b""
-        path, _ = self.params()
+        path, _params = self.params()
+        self.server.requests.append((method, self.path))
         if path == "/api/health":
             return self.send_json(200, {"commit": "stand-in", "database": "ok", "version": STANDIN_VERSION})
         if not path.startswith("/api/"):
@@ -1453,7 +1456,7 @@ class GrafanaHandler(_Handler):
                 return None
         elif header.lower().startswith("basic "):
             try:
-                login, _, password = base64.b64decode(header[6:].strip()).decode("utf-8").partition(":")
+                login, _sep, password = base64.b64decode(header[6:].strip()).decode("utf-8").partition(":")
             except ValueError:
                 login, password = "", None
             for user in self.server.users:
@@ -1522,6 +1525,7 @@ class _GrafanaServer(ThreadingHTTPServer):
     allow_reuse_address = True
 
     def configure(self, config, urls):
+        self.requests = collections.deque(maxlen=1000)  # (method, path) of every request, newest last
         self.tokens = list(config.get("tokens") or [])
         self.users = list(config.get("users") or [])
         self.proxy_timeout = float(config.get("proxy_timeout", 30))
@@ -1569,7 +1573,7 @@ class _StoreServer(ThreadingHTTPServer):
 
 # --------------------------------------------------------------------------- stack
 def _split_listen(text):
-    host, _, port = str(text).rpartition(":")
+    host, _sep, port = str(text).rpartition(":")
     if not host:
         raise ValueError("listen must be HOST:PORT, got %r" % text)
     return host.strip("[]"), int(port)
@@ -1579,7 +1583,15 @@ def _url(server):
     host, port = server.server_address[:2]
     if host in ("0.0.0.0", "::"):
         host = "127.0.0.1"
-    return "http://%s:%d" % (host, port)
+    return "%s://%s:%d" % ("https" if getattr(server, "tls", False) else "http", host, port)
+
+
+def _wrap_tls(server, tls):
+    """Serve HTTPS with tls = {"cert": PEM path, "key": PEM path} (Grafana's cert_file/cert_key)."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(tls["cert"], tls.get("key"))
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    server.tls = True
 
 
 def _load_bodies(section):
@@ -1660,6 +1672,8 @@ def start_stack(config, verbose=False):
             server = _GrafanaServer(_split_listen(section.get("listen", "127.0.0.1:0")), GrafanaHandler)
             server.standin_name, server.verbose = "grafana-stand-in", verbose
             server.configure(section, {"loki_url": stack.loki_url or "", "tempo_url": stack.tempo_url or ""})
+            if section.get("tls"):
+                _wrap_tls(server, section["tls"])
             stack.grafana = server
             stack._serve(server)
             stack.grafana_url = _url(server)

@@ -1,0 +1,583 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: DevSecOps Dojo
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: grafana_assert
+short_description: Wait until telemetry seen through Grafana meets a condition
+version_added: 0.1.0
+description:
+  - Polls a Grafana datasource until a condition holds, and fails with the last observed value
+    and the query when it still does not hold at the deadline (O(timeout)). It checks
+    automatically what a person would look at in Grafana's Explore page.
+  - Conditions on a Prometheus-type datasource (Prometheus or Thanos) - V(threshold) (a PromQL
+    result compared to a number), V(increase) (a counter rose by at least O(min_increase) since
+    a O(baseline)), V(present) / V(absent) (series exist or not), V(alert) (a Prometheus alert
+    is inactive, pending or firing).
+  - Conditions on Loki and Tempo - V(logs) (at least O(min_count) log lines match a LogQL query in
+    the time window), V(traces) (at least O(min_count) traces match a TraceQL query or tags in
+    the time window).
+  - Queries go through Grafana's datasource proxy to the datasource's native API, see
+    M(dojo.kafka_observability.grafana_query) for why.
+  - Errors that waiting cannot fix (rejected credentials, missing permission, unknown
+    datasource, wrong datasource type, a query the datasource rejects) fail at once. Errors that
+    can pass (connection refused, timeouts, Grafana or the datasource unreachable) are retried
+    until the deadline and reported if they last.
+author:
+  - DevSecOps Dojo (@devsecops-dojo)
+extends_documentation_fragment:
+  - dojo.kafka_observability.grafana
+  - dojo.kafka_observability.grafana.datasource
+  - dojo.kafka_observability.grafana.kafka_metric
+attributes:
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
+    support: full
+    details: Queries change nothing; check mode polls and reports exactly as a normal run.
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+    support: none
+options:
+  condition:
+    description:
+      - What must hold.
+      - V(threshold) - the instant PromQL result compared with O(operator) to O(threshold), for
+        every series, any series or their sum (O(match)). No series never passes.
+      - V(increase) - the sum of the instant PromQL result (a counter) is at least O(min_increase)
+        above O(baseline). A value below the baseline is taken as a counter reset (the broker
+        restarted), and the whole current value counts as the increase.
+      - V(present) - the PromQL query returns at least O(min_count) series.
+      - V(absent) - the PromQL query returns no series.
+      - V(alert) - the Prometheus alert O(alert_name), among the alerts whose labels include
+        O(alert_labels), is in O(alert_state). Read from C(api/v1/rules) (so a rule that is not
+        loaded fails), or C(api/v1/alerts) when the datasource has no rules API.
+      - V(logs) - a LogQL log query (stream selector and line filters) returns at least
+        O(min_count) lines in the window.
+      - V(traces) - a TraceQL O(query) or O(tags) search returns at least O(min_count) traces in
+        the window.
+    type: str
+    required: true
+    choices: [threshold, increase, present, absent, alert, logs, traces]
+  query:
+    description:
+      - PromQL (V(threshold), V(increase), V(present), V(absent)), LogQL (V(logs)) or TraceQL
+        (V(traces)). For PromQL conditions, O(kafka_metric) can replace it.
+    type: str
+  tags:
+    description:
+      - 'For V(traces), a Tempo tag search instead of O(query), for example C({service.name: kafka}).'
+    type: dict
+  operator:
+    description: Comparison of V(threshold).
+    type: str
+    choices: [">", ">=", "==", "<", "<=", "!="]
+    default: ">="
+  threshold:
+    description: The number the V(threshold) condition compares with. Required for V(threshold).
+    type: float
+  match:
+    description:
+      - How V(threshold) treats several series - V(all) must each satisfy it, V(any) one is
+        enough, V(sum) compares their sum.
+    type: str
+    choices: [all, any, sum]
+    default: all
+  baseline:
+    description:
+      - For V(increase), the counter's value before the action, typically the
+        RV(dojo.kafka_observability.grafana_query#module:value) of an earlier
+        M(dojo.kafka_observability.grafana_query) of the same query, for example
+        C("{{ before.value | default(0, true) }}") (a counter that did not exist yet counts as 0).
+      - When not set, the value of the first poll is the baseline, which only fits when the
+        action runs while this task waits (for example with C(async)).
+    type: float
+  min_increase:
+    description: For V(increase), how much the counter must have risen.
+    type: float
+    default: 1
+  min_count:
+    description: Series (V(present)), log lines (V(logs)) or traces (V(traces)) needed.
+    type: int
+    default: 1
+  alert_name:
+    description: For V(alert), the alert rule's name, for example V(KafkaContainerDown).
+    type: str
+  alert_labels:
+    description: 'For V(alert), labels the alert must have, for example C({service: kafka}).'
+    type: dict
+  alert_state:
+    description: For V(alert), the state waited for.
+    type: str
+    choices: [inactive, pending, firing]
+    default: firing
+  since:
+    description:
+      - For V(logs) and V(traces), the window is the last O(since) before each poll (it slides),
+        unless O(start) fixes its beginning.
+    type: str
+    default: 5m
+  start:
+    description:
+      - For V(logs) and V(traces), a fixed start of the window - epoch seconds, V(now-10m) (now
+        being when the task starts) or RFC 3339.
+    type: raw
+  end:
+    description:
+      - For V(logs) and V(traces), a fixed end of the window. Default the time of each poll.
+    type: raw
+  timeout:
+    description:
+      - Seconds to keep polling before failing. Each poll may also take up to O(request_timeout).
+    type: float
+    default: 60
+  interval:
+    description: Seconds between two polls.
+    type: float
+    default: 5
+"""
+
+EXAMPLES = r"""
+- name: Take a baseline of the messages Kafka has received
+  dojo.kafka_observability.grafana_query:
+    grafana_url: http://192.168.56.211:3000
+    grafana_token: "{{ grafana_token }}"
+    datasource: Thanos
+    kafka_metric: messages
+  delegate_to: localhost
+  register: messages_before
+
+# ... produce 50 messages to the notifications topic ...
+
+- name: Kafka counted the 50 messages (kafka_message_count_total rose by 50 or more)
+  dojo.kafka_observability.grafana_assert:
+    grafana_url: http://192.168.56.211:3000
+    grafana_token: "{{ grafana_token }}"
+    datasource: Thanos
+    condition: increase
+    kafka_metric: messages
+    baseline: "{{ messages_before.value | default(0, true) }}"
+    min_increase: 50
+    timeout: 120
+  delegate_to: localhost
+
+- name: Consumers fetched (kafka_request_count_total{type="fetch"} > 0)
+  dojo.kafka_observability.grafana_assert:
+    grafana_url: http://192.168.56.211:3000
+    grafana_token: "{{ grafana_token }}"
+    datasource: Thanos
+    condition: threshold
+    kafka_metric: fetch_requests
+    operator: ">"
+    threshold: 0
+  delegate_to: localhost
+
+- name: cAdvisor sees the kafka container
+  dojo.kafka_observability.grafana_assert:
+    grafana_url: http://192.168.56.211:3000
+    grafana_token: "{{ grafana_token }}"
+    datasource: Thanos
+    condition: present
+    query: container_last_seen{id="/user.slice/user-1000.slice/user@1000.service/app.slice/kafka.service"}
+  delegate_to: localhost
+
+- name: KafkaContainerDown fires after the container was stopped
+  dojo.kafka_observability.grafana_assert:
+    grafana_url: http://192.168.56.211:3000
+    grafana_token: "{{ grafana_token }}"
+    datasource: Thanos
+    condition: alert
+    alert_name: KafkaContainerDown
+    alert_labels:
+      service: kafka
+    alert_state: firing
+    timeout: 300
+    interval: 10
+  delegate_to: localhost
+  register: alert_fired
+
+- name: The kafka container's logs arrive in Loki
+  dojo.kafka_observability.grafana_assert:
+    grafana_url: http://192.168.56.211:3000
+    grafana_token: "{{ grafana_token }}"
+    datasource: Loki
+    condition: logs
+    query: '{container="kafka"}'
+    since: 10m
+    min_count: 1
+  delegate_to: localhost
+
+- name: Kafka's traces arrive in Tempo
+  dojo.kafka_observability.grafana_assert:
+    grafana_url: http://192.168.56.211:3000
+    grafana_token: "{{ grafana_token }}"
+    datasource: Tempo
+    condition: traces
+    query: '{ resource.service.name = "kafka" }'
+    since: 10m
+  delegate_to: localhost
+"""
+
+RETURN = r"""
+msg:
+  description: What was needed and what was observed, in one sentence.
+  returned: always
+  type: str
+  sample: >-
+    Condition increase met after 3 attempts in 10.2 s: needed an increase >= 50 since the
+    baseline 100, observed 50 (now 150).
+passed:
+  description: Whether the condition held before the deadline (always true on success).
+  returned: always
+  type: bool
+  sample: true
+condition:
+  description: The condition checked.
+  returned: always
+  type: str
+  sample: increase
+query:
+  description: The query polled (the PromQL built from O(kafka_metric) when given).
+  returned: when a query was run
+  type: str
+  sample: sum(kafka_message_count_total)
+datasource:
+  description: The datasource polled.
+  returned: when it was found
+  type: dict
+  sample: {uid: thanos, name: Thanos, type: prometheus, id: 1}
+observed:
+  description:
+    - The last observed value - the value(s) compared (V(threshold); a list when several series),
+      the increase (V(increase)), the number of series, lines or traces, or the alert state.
+  returned: always
+  type: raw
+  sample: 50.0
+attempts:
+  description: Number of polls made.
+  returned: always
+  type: int
+  sample: 3
+elapsed:
+  description: Seconds spent polling.
+  returned: always
+  type: float
+  sample: 10.2
+series:
+  description:
+    - The series of the last poll (labels, value, timestamp, values), as in
+      M(dojo.kafka_observability.grafana_query).
+  returned: for V(threshold), V(increase), V(present), V(absent)
+  type: list
+  elements: dict
+  sample: [{labels: {job: kafka}, value: 150.0, timestamp: 1777630000.0, values: [[1777630000.0, 150.0]]}]
+baseline:
+  description: The baseline of V(increase) (O(baseline), or the first poll's value).
+  returned: for V(increase)
+  type: float
+  sample: 100.0
+baseline_source:
+  description: V(parameter) when O(baseline) was given, V(first_poll) otherwise.
+  returned: for V(increase)
+  type: str
+  sample: parameter
+current:
+  description: The counter's value at the last poll.
+  returned: for V(increase)
+  type: float
+  sample: 150.0
+increase:
+  description: The increase observed at the last poll.
+  returned: for V(increase)
+  type: float
+  sample: 50.0
+counter_reset:
+  description: Whether the counter was below the baseline at the last poll (taken as a reset).
+  returned: for V(increase)
+  type: bool
+  sample: false
+state:
+  description: The alert's state at the last poll, V(inactive), V(pending) or V(firing).
+  returned: for V(alert)
+  type: str
+  sample: firing
+alerts:
+  description: The alerts of that rule whose labels include O(alert_labels), at the last poll.
+  returned: for V(alert)
+  type: list
+  elements: dict
+  sample:
+    - labels: {alertname: KafkaContainerDown, severity: critical}
+      annotations: {summary: Le conteneur kafka ne répond plus}
+      state: firing
+      active_at: "2026-05-01T10:00:00Z"
+      value: "4.5e+01"
+rule_found:
+  description: Whether an alerting rule of that name is loaded (null when only C(api/v1/alerts) could be read).
+  returned: for V(alert)
+  type: bool
+  sample: true
+lines:
+  description: The log lines of the last poll (at most O(min_count)), as in M(dojo.kafka_observability.grafana_query).
+  returned: for V(logs)
+  type: list
+  elements: dict
+  sample:
+    - labels: {container: kafka}
+      timestamp: "2026-05-01T10:00:00.000000000Z"
+      timestamp_ns: 1777629600000000000
+      line: started
+traces:
+  description: The traces of the last poll, as in M(dojo.kafka_observability.grafana_query).
+  returned: for V(traces)
+  type: list
+  elements: dict
+  sample: [{trace_id: 5b8efff798038103d269b633813fc60c, root_service: kafka, root_name: publish, duration_ms: 5}]
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.dojo.kafka_observability.plugins.module_utils.grafana import (
+    DATASOURCE_MUTUALLY_EXCLUSIVE,
+    DATASOURCE_REQUIRED_ONE_OF,
+    GRAFANA_MUTUALLY_EXCLUSIVE,
+    GRAFANA_REQUIRED_TOGETHER,
+    GrafanaClient,
+    GrafanaError,
+    datasource_argument_spec,
+    ds_summary,
+    grafana_argument_spec,
+    now,
+    parse_time,
+)
+from ansible_collections.dojo.kafka_observability.plugins.module_utils.grafana_checks import (
+    check_absent,
+    check_alert,
+    check_count,
+    check_increase,
+    check_present,
+    check_threshold,
+    language_of_condition,
+    poll,
+    query_text,
+    run_query,
+)
+
+PROMQL_CONDITIONS = ("threshold", "increase", "present", "absent")
+
+
+class Assertion:
+    """The state kept between polls (the datasource, the baseline) and one poll."""
+
+    def __init__(self, client, params, started):
+        self.client = client
+        self.params = params
+        self.condition = params["condition"]
+        self.language = language_of_condition(self.condition)
+        self.ds = None
+        self.baseline = params["baseline"]
+        self.baseline_source = "parameter" if self.baseline is not None else "first_poll"
+        self.query = query_text(params) if self.condition != "alert" else None
+        # fixed window bounds are resolved once, against the time the task started
+        self.start = parse_time(params["start"], started, "start")
+        self.end = parse_time(params["end"], started, "end")
+
+    def datasource(self):
+        if self.ds is None:
+            self.ds = self.client.resolve_datasource(
+                name=self.params["datasource"], uid=self.params["datasource_uid"], language=self.language
+            )
+        return self.ds
+
+    def query_params(self, **extra):
+        params = dict(self.params)
+        params.update(start=self.start, end=self.end, time=None, step=None, direction="backward")
+        params.update(extra)
+        return params
+
+    def __call__(self):
+        ds = self.datasource()
+        p = self.params
+        moment = now()
+        if self.condition == "alert":
+            entries, from_rules = self.client.prometheus_rules(ds)
+            return check_alert(entries, from_rules, p["alert_name"], p["alert_labels"], p["alert_state"])
+        if self.condition in PROMQL_CONDITIONS:
+            result = run_query(self.client, ds, "promql", self.query_params(query_type="instant"), moment)
+            if self.condition == "threshold":
+                return check_threshold(result, p["operator"], p["threshold"], p["match"])
+            if self.condition == "present":
+                return check_present(result, p["min_count"])
+            if self.condition == "absent":
+                return check_absent(result)
+            if self.baseline is None:
+                if result["value"] is not None and not isinstance(result["value"], (int, float)):
+                    return check_increase(result, 0.0, p["min_increase"])
+                self.baseline = float(result["value"] or 0.0)
+            return check_increase(result, self.baseline, p["min_increase"])
+        if self.condition == "logs":
+            result = run_query(
+                self.client, ds, "logql", self.query_params(query_type="range", limit=max(p["min_count"], 1)), moment
+            )
+            return check_count(result, p["min_count"], "lines")
+        result = run_query(self.client, ds, "traceql", self.query_params(limit=max(p["min_count"], 20)), moment)
+        return check_count(result, p["min_count"], "traces")
+
+
+def validate(params):
+    condition = params["condition"]
+    if params["timeout"] < 0 or params["interval"] <= 0:
+        raise GrafanaError("timeout must be >= 0 and interval > 0 (seconds).", "invalid_argument")
+    if condition in PROMQL_CONDITIONS and not (params["query"] or params["kafka_metric"]):
+        raise GrafanaError("condition=%s needs a PromQL query or kafka_metric." % condition, "invalid_argument")
+    if condition not in PROMQL_CONDITIONS and params["kafka_metric"]:
+        raise GrafanaError("kafka_metric only applies to threshold, increase, present and absent.", "invalid_argument")
+    if params["tags"] and condition != "traces":
+        raise GrafanaError("tags only applies to condition=traces.", "invalid_argument")
+    if condition == "logs":
+        if not params["query"]:
+            raise GrafanaError("condition=logs needs a LogQL query.", "invalid_argument")
+        if not params["query"].lstrip().startswith("{"):
+            raise GrafanaError(
+                "condition=logs needs a LogQL log query - a stream selector such as %s with optional line "
+                "filters - not a metric query such as count_over_time(...)." % '{container="kafka"}',
+                "invalid_argument",
+            )
+    if condition == "traces" and not (params["query"] or params["tags"]):
+        raise GrafanaError("condition=traces needs a TraceQL query or tags.", "invalid_argument")
+    if condition == "alert" and params["query"]:
+        raise GrafanaError("condition=alert reads the alert rules; it takes alert_name, not query.", "invalid_argument")
+
+
+def main():
+    argument_spec = grafana_argument_spec()
+    argument_spec.update(datasource_argument_spec())
+    argument_spec.update(
+        condition=dict(
+            type="str",
+            required=True,
+            choices=["threshold", "increase", "present", "absent", "alert", "logs", "traces"],
+        ),
+        query=dict(type="str"),
+        kafka_metric=dict(
+            type="str",
+            choices=[
+                "messages",
+                "produce_requests",
+                "fetch_requests",
+                "failed_produce_requests",
+                "failed_fetch_requests",
+                "network_io_bytes",
+                "partitions",
+                "offline_partitions",
+                "under_replicated_partitions",
+                "request_queue",
+                "purgatory_size",
+            ],
+        ),
+        kafka_labels=dict(type="dict"),
+        tags=dict(type="dict"),
+        operator=dict(type="str", choices=[">", ">=", "==", "<", "<=", "!="], default=">="),
+        threshold=dict(type="float"),
+        match=dict(type="str", choices=["all", "any", "sum"], default="all"),
+        baseline=dict(type="float"),
+        min_increase=dict(type="float", default=1.0),
+        min_count=dict(type="int", default=1),
+        alert_name=dict(type="str"),
+        alert_labels=dict(type="dict"),
+        alert_state=dict(type="str", choices=["inactive", "pending", "firing"], default="firing"),
+        since=dict(type="str", default="5m"),
+        start=dict(type="raw"),
+        end=dict(type="raw"),
+        timeout=dict(type="float", default=60.0),
+        interval=dict(type="float", default=5.0),
+    )
+    module = AnsibleModule(
+        argument_spec=argument_spec,
+        mutually_exclusive=GRAFANA_MUTUALLY_EXCLUSIVE
+        + DATASOURCE_MUTUALLY_EXCLUSIVE
+        + [("query", "kafka_metric", "tags")],
+        required_together=GRAFANA_REQUIRED_TOGETHER,
+        required_one_of=DATASOURCE_REQUIRED_ONE_OF,
+        required_if=[
+            ("condition", "threshold", ("threshold",)),
+            ("condition", "alert", ("alert_name",)),
+        ],
+        required_by={"kafka_labels": "kafka_metric"},
+        supports_check_mode=True,
+    )
+    params = module.params
+    condition = params["condition"]
+    base = {"changed": False, "condition": condition, "passed": False, "attempts": 0, "elapsed": 0.0, "observed": None}
+    try:
+        validate(params)
+        client = GrafanaClient(params)
+        assertion = Assertion(client, params, now())
+    except GrafanaError as exc:
+        base.update(exc.as_result())
+        module.fail_json(msg=exc.msg, **base)
+    if assertion.query is not None:
+        base["query"] = assertion.query
+
+    try:
+        outcome = poll(assertion, params["timeout"], params["interval"])
+    except GrafanaError as exc:
+        outcome = getattr(exc, "outcome", None)
+        if outcome is not None:
+            base.update(attempts=outcome.attempts, elapsed=round(outcome.elapsed, 3))
+        if assertion.ds is not None:
+            base["datasource"] = ds_summary(assertion.ds)
+        base.update(exc.as_result())
+        module.fail_json(msg=exc.msg, **base)
+
+    result = dict(base)
+    result.update(attempts=outcome.attempts, elapsed=round(outcome.elapsed, 3))
+    if assertion.ds is not None:
+        result["datasource"] = ds_summary(assertion.ds)
+    observation = outcome.observation
+    if observation is not None:
+        result["observed"] = observation.observed
+        result.update(observation.facts)
+    if condition == "increase":
+        result.update(baseline=assertion.baseline, baseline_source=assertion.baseline_source)
+    where = ""
+    if assertion.ds is not None:
+        where = " on datasource '%s'" % assertion.ds.get("name")
+    what = "query %r%s" % (assertion.query, where) if assertion.query else "alert rules%s" % where
+    if condition == "traces" and not assertion.query:
+        what = "tags %s%s" % (params["tags"], where)
+
+    if outcome.met:
+        result["passed"] = True
+        result["msg"] = "Condition %s met after %d attempt%s in %.1f s: %s." % (
+            condition,
+            outcome.attempts,
+            "" if outcome.attempts == 1 else "s",
+            outcome.elapsed,
+            observation.description,
+        )
+        module.exit_json(**result)
+
+    if observation is not None:
+        detail = observation.description
+        if outcome.last_error is not None:
+            detail += "; the last poll then failed: %s" % outcome.last_error.msg
+    else:
+        detail = "every poll failed, the last one with: %s" % outcome.last_error.msg
+        result.update(outcome.last_error.as_result())
+    result["msg"] = "Condition %s not met within %s s (%d attempt%s): %s; %s." % (
+        condition,
+        ("%g" % params["timeout"]),
+        outcome.attempts,
+        "" if outcome.attempts == 1 else "s",
+        detail.rstrip("."),
+        what,
+    )
+    module.fail_json(**result)
+
+
+if __name__ == "__main__":
+    main()
