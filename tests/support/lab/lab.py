@@ -51,7 +51,14 @@ BIN = Path(sys.executable).parent
 
 
 def say(msg):
-    print("==> lab: " + msg, flush=True)
+    """Progress for the user; also appended to LOGS/lab.log, which `make lab` tails while
+    molecule (whose create step captures this output) runs lab.py."""
+    line = "==> lab: " + msg
+    print(line, flush=True)
+    with contextlib.suppress(OSError):
+        LOGS.mkdir(parents=True, exist_ok=True)
+        with open(LOGS / "lab.log", "a") as f:
+            f.write(line + "\n")
 
 
 def run(cmd, **kwargs):
@@ -150,7 +157,13 @@ def ensure_base():
         "debootstrap",
     )
     say("debootstrap done in {0:.0f}s".format(took))
-    run(["bash", HERE / "customize-base.sh", partial, HERE / "offline.txt"])
+    res = run(
+        ["bash", HERE / "customize-base.sh", partial, HERE / "offline.txt"], capture_output=True, text=True, check=False
+    )
+    for line in (res.stdout + res.stderr).splitlines():
+        say("  " + line)
+    if res.returncode != 0:
+        raise SystemExit("lab: customize-base.sh failed (rc {0})".format(res.returncode))
     (partial / ".dojo-lab-complete").write_text(base_key() + "\n")
     partial.rename(tree)
     for old in CACHE.glob(SUITE + "-*"):
