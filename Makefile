@@ -123,6 +123,16 @@ lab-down: $(STAMPS)/venv ## stop and remove the lab (idempotent: nothing left ru
 .PHONY: lab-status
 lab-status: $(STAMPS)/venv ## show the lab's guests
 	$(LAB) status
+
+.PHONY: demo
+demo: deps ## the main job: lab up, site.yml, verification, a summary (the lab stays up: make lab-down)
+	$(LAB_SUDO) $(BIN)/python tests/support/lab/demo.py
+
+.PHONY: bench-lab bench
+bench-lab: deps ## lab timings: cold lab-up, converge, idempotent re-run (one table)
+	$(LAB_SUDO) $(BIN)/python tests/support/lab/bench_lab.py
+# make bench also prints the lab timings (the benchmarks' own recipe is elsewhere)
+bench: bench-lab
 # ---------------------------------------------------------------- (end: lab hunk)
 
 .PHONY: build
