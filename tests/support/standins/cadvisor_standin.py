@@ -19,8 +19,11 @@ labels and explicit sample timestamps (milliseconds, the time of the stats colle
 - ``container_memory_usage_bytes`` (``memory.current``), ``container_memory_working_set_bytes``
   (usage minus ``inactive_file`` of ``memory.stat``, floored at 0),
   ``container_spec_memory_limit_bytes`` (``memory.max``, ``max`` -> 0). Without a memory
-  controller in the cgroup (the lab's nspawn guests delegate none) these fall back to the sum
-  of VmRSS of the cgroup's processes visible in /proc, and are left out when none is visible.
+  controller in the cgroup (the lab's nspawn guests have none: their host's controllers are
+  all on cgroup v1) these fall back to the resident memory (VmRSS) of the container's
+  processes: podman's ``State.Pid`` and its descendants, read in ``--proc_root`` (default:
+  ``/rootfs/proc`` when the host's / is mounted at /rootfs as cAdvisor's deployment does,
+  else /proc); the limit is then 0. They are left out when no process can be read.
 - ``container_start_time_seconds`` (from the container's StartedAt)
 
 Labels: ``id`` = the cgroup path cAdvisor reports for the container, ``name`` = container
@@ -37,11 +40,12 @@ Other endpoints: ``GET /healthz`` -> ``ok`` (cAdvisor's). Containers come from p
 libpod REST API on ``--podman`` (``unix:///path/podman.sock`` or ``http://host:port``):
 ``GET /v4.0.0/libpod/containers/json`` then ``.../containers/<id>/json`` for the cgroup path
 (``State.CgroupPath``, else ``/proc/<State.Pid>/cgroup``). The cgroup v2 tree is read under
-``--cgroup_root`` (default /sys/fs/cgroup). Unknown cAdvisor flags are accepted and ignored,
+``--cgroup_root`` (default /sys/fs/cgroup), else under /rootfs/sys/fs/cgroup; a container
+whose cgroup cannot be read still gets ``container_last_seen``. Unknown cAdvisor flags are accepted and ignored,
 so the role can pass the real cAdvisor's options.
 
 CLI: ``python3 cadvisor_standin.py [--port 8080] [--listen_ip ''] [--podman URL]
-[--cgroup_root /sys/fs/cgroup] [--proc_root /proc]``; prints
+[--cgroup_root /sys/fs/cgroup] [--proc_root auto]``; prints
 ``cadvisor stand-in ready: http://H:P/metrics`` when listening; SIGTERM/SIGINT stop it.
 """
 
@@ -183,26 +187,47 @@ def _cgroup_from_proc(proc_root, pid):
     return None
 
 
+def _rss_bytes(proc_root, pid):
+    status = _read(os.path.join(proc_root, str(pid), "status"))
+    match = re.search(r"^VmRSS:\s+(\d+) kB", status or "", re.MULTILINE)
+    return int(match.group(1)) * 1024 if match else None
+
+
 class CgroupReader:
-    def __init__(self, cgroup_root="/sys/fs/cgroup", proc_root="/proc"):
-        self.cgroup_root = cgroup_root
+    """cgroup v2 files of a container, with fallbacks for hosts without a memory controller.
+
+    The cgroup tree is looked up under cgroup_root, else under /rootfs/sys/fs/cgroup (the
+    host's / that cAdvisor's deployment mounts at /rootfs). Processes are read from
+    proc_root; the default ("auto") is /rootfs/proc when it exists (the host's pid
+    namespace, where podman's State.Pid is valid), else /proc.
+    """
+
+    def __init__(self, cgroup_root="/sys/fs/cgroup", proc_root="auto"):
+        self.cgroup_roots = [cgroup_root, "/rootfs/sys/fs/cgroup"]
+        if proc_root == "auto":
+            proc_root = "/rootfs/proc" if os.path.isdir("/rootfs/proc/self") else "/proc"
         self.proc_root = proc_root
 
     def _dir(self, cgroup):
-        return os.path.join(self.cgroup_root, cgroup.lstrip("/"))
+        for root in self.cgroup_roots:
+            path = os.path.join(root, cgroup.lstrip("/"))
+            if os.path.isdir(path):
+                return path
+        return None
 
     def exists(self, cgroup):
-        return os.path.isdir(self._dir(cgroup))
+        return self._dir(cgroup) is not None
 
     def cpu(self, cgroup):
-        stat = _kv_file(os.path.join(self._dir(cgroup), "cpu.stat"))
+        directory = self._dir(cgroup)
+        stat = _kv_file(os.path.join(directory, "cpu.stat")) if directory else None
         if not stat or "usage_usec" not in stat:
             return None
         return {k: stat.get(k + "_usec", 0) / 1e6 for k in ("usage", "user", "system")}
 
-    def memory(self, cgroup):
+    def memory(self, cgroup, pid=None):
         directory = self._dir(cgroup)
-        current = _read(os.path.join(directory, "memory.current"))
+        current = _read(os.path.join(directory, "memory.current")) if directory else None
         if current is not None and current.strip().isdigit():
             usage = int(current)
             stat = _kv_file(os.path.join(directory, "memory.stat")) or {}
@@ -212,25 +237,50 @@ class CgroupReader:
                 "working_set": max(0, usage - stat.get("inactive_file", 0)),
                 "limit": int(limit_text) if limit_text.isdigit() else 0,
             }
-        rss = self._rss(directory)
+        # no memory controller: resident memory of the container's processes, found from
+        # podman's State.Pid (valid in proc_root's pid namespace), else from cgroup.procs
+        rss = self._rss_of_tree(pid) if pid else None
+        if rss is None and directory:
+            rss = self._rss_of_cgroup(directory)
         if rss is None:
             return None
         return {"usage": rss, "working_set": rss, "limit": 0}
 
-    def _rss(self, directory):
-        """Sum of VmRSS of the processes of a cgroup subtree that /proc shows (fallback)."""
-        total = 0
-        seen = False
+    def _rss_of_cgroup(self, directory):
+        """Sum of VmRSS of the cgroup subtree's processes (pids of another pid namespace read as 0)."""
+        total = None
         for root, _dirs, files in os.walk(directory):
             if "cgroup.procs" not in files:
                 continue
             for pid in (_read(os.path.join(root, "cgroup.procs")) or "").split():
-                status = _read(os.path.join(self.proc_root, pid, "status"))
-                match = re.search(r"^VmRSS:\s+(\d+) kB", status or "", re.MULTILINE)
-                if match and pid != "0":
-                    total += int(match.group(1)) * 1024
-                    seen = True
-        return total if seen else None
+                rss = _rss_bytes(self.proc_root, pid) if pid != "0" else None
+                if rss is not None:
+                    total = (total or 0) + rss
+        return total
+
+    def _rss_of_tree(self, pid):
+        """Sum of VmRSS of a process and its descendants (the container's init is podman's State.Pid)."""
+        children = {}
+        try:
+            names = os.listdir(self.proc_root)
+        except OSError:
+            return None
+        for name in names:
+            if not name.isdigit():
+                continue
+            stat = _read(os.path.join(self.proc_root, name, "stat")) or ""
+            fields = stat.rsplit(")", 1)[-1].split()
+            if len(fields) > 1 and fields[1].isdigit():
+                children.setdefault(int(fields[1]), []).append(int(name))
+        total = None
+        todo = [int(pid)]
+        while todo:
+            current = todo.pop()
+            rss = _rss_bytes(self.proc_root, current)
+            if rss is not None:
+                total = (total or 0) + rss
+            todo.extend(children.get(current, []))
+        return total
 
 
 # --------------------------------------------------------------------------- exposition
@@ -292,8 +342,6 @@ class Exporter:
             if not cgroup:
                 continue
             cgroup_id = reported_cgroup(cgroup)
-            if not self.cgroups.exists(cgroup_id):
-                continue
             now = self.clock()
             ts_ms = int(now * 1000)
             labels = {
@@ -309,7 +357,7 @@ class Exporter:
                 samples.append(("container_cpu_usage_seconds_total", dict(labels, cpu="total"), cpu["usage"], ts_ms))
                 samples.append(("container_cpu_user_seconds_total", labels, cpu["user"], ts_ms))
                 samples.append(("container_cpu_system_seconds_total", labels, cpu["system"], ts_ms))
-            memory = self.cgroups.memory(cgroup_id)
+            memory = self.cgroups.memory(cgroup_id, state.get("Pid"))
             if memory is not None:
                 samples.append(("container_memory_usage_bytes", labels, memory["usage"], ts_ms))
                 samples.append(("container_memory_working_set_bytes", labels, memory["working_set"], ts_ms))
@@ -410,7 +458,7 @@ def main(argv=None):
     parser.add_argument("--listen_ip", default="")
     parser.add_argument("--podman", default=DEFAULT_PODMAN, help="libpod API: unix:///path.sock or http://host:port")
     parser.add_argument("--cgroup_root", default="/sys/fs/cgroup")
-    parser.add_argument("--proc_root", default="/proc")
+    parser.add_argument("--proc_root", default="auto", help="auto: /rootfs/proc if mounted, else /proc")
     parser.add_argument("--verbose", action="store_true")
     args, unknown = parser.parse_known_args(_normalise_go_flags(list(sys.argv[1:] if argv is None else argv)))
     if unknown:

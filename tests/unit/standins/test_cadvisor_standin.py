@@ -247,3 +247,30 @@ def test_cli_accepts_the_seeds_exec_line_and_serves_healthz(run_standin, env):
     assert running.stop() == 0
     assert "ignoring cAdvisor options" in running.stderr
     assert "housekeeping_interval" in running.stderr
+
+
+def test_memory_falls_back_to_the_container_process_tree(env):
+    """The lab's case: no memory controller, pids of another pid namespace (State.Pid + children)."""
+    env["libpod"].containers.clear()
+    scope = "/machine.slice/libpod-{0}.scope".format(SCOPE_ID)
+    _write_cgroup(env["cgroups"], scope, 1_000, procs="0\n0\n")  # pids invisible from here
+    proc = env["tmp"] / "proc"
+    for pid, ppid, rss_kb in ((100, 1, 1000), (101, 100, 24), (102, 101, 1), (200, 1, 99999)):
+        (proc / str(pid)).mkdir(parents=True)
+        (proc / str(pid) / "stat").write_text("{0} (a b) S {1} 1 1 0\n".format(pid, ppid))
+        (proc / str(pid) / "status").write_text("Name:\tx\nVmRSS:\t{0} kB\n".format(rss_kb))
+    env["libpod"].add(SCOPE_ID, "tansu", "img", scope)
+    env["libpod"].containers[SCOPE_ID]["State"]["Pid"] = 100
+    (line,) = _lines(env["exporter"].render(), "container_memory_usage_bytes")
+    assert " {0} ".format((1000 + 24 + 1) * 1024) in line
+    (limit,) = _lines(env["exporter"].render(), "container_spec_memory_limit_bytes")
+    assert " 0 " in limit
+
+
+def test_a_container_whose_cgroup_is_unreadable_is_still_seen(env):
+    env["libpod"].containers.clear()
+    env["libpod"].add(SCOPE_ID, "ghost", "img", "/nowhere/libpod-{0}.scope".format(SCOPE_ID))
+    text = env["exporter"].render()
+    (line,) = _lines(text, "container_last_seen")
+    assert 'name="ghost"' in line
+    assert not _lines(text, "container_cpu_usage_seconds_total")
