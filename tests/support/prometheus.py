@@ -290,6 +290,8 @@ class MetricsTarget:
     target.set("kafka_partition_count", 3, kind="gauge")
     target.remove("kafka_partition_count")          # the series disappears from the scrape
     target.address                                  # "127.0.0.1:PORT" for static_configs
+
+    Over HTTP: GET /metrics (the exposition), POST /inc?name=<metric>&by=<n>&label.<l>=<v>.
     """
 
     def __init__(self, host="127.0.0.1", port=0):
@@ -310,6 +312,25 @@ class MetricsTarget:
                     target.scrapes += 1
                 self.send_response(200)
                 self.send_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_POST(self):
+                # POST /inc?name=<metric>&by=<n>&label.<name>=<value>: lets a playbook under test
+                # "produce" (uri module) without a broker
+                parsed = urllib.parse.urlsplit(self.path)
+                params = dict(urllib.parse.parse_qsl(parsed.query))
+                if parsed.path != "/inc" or "name" not in params:
+                    self.send_response(404)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                labels = {k[6:]: v for k, v in params.items() if k.startswith("label.")}
+                value = target.inc(params["name"], labels, float(params.get("by", 1)))
+                body = json.dumps({"name": params["name"], "labels": labels, "value": value}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)

@@ -10,7 +10,16 @@ NOW = 1_700_000_000.0
 
 @pytest.mark.parametrize(
     ("text", "seconds"),
-    [("90", 90.0), (90, 90.0), (2.5, 2.5), ("1m30s", 90.0), ("5m", 300.0), ("1h", 3600.0), ("250ms", 0.25), ("1d", 86400.0)],
+    [
+        ("90", 90.0),
+        (90, 90.0),
+        (2.5, 2.5),
+        ("1m30s", 90.0),
+        ("5m", 300.0),
+        ("1h", 3600.0),
+        ("250ms", 0.25),
+        ("1d", 86400.0),
+    ],
 )
 def test_parse_duration_accepts_prometheus_style(text, seconds):
     assert g.parse_duration(text) == pytest.approx(seconds)
@@ -184,9 +193,7 @@ def test_logfmt_quotes_what_needs_it():
 
 
 def test_client_redacts_token_password_and_basic_pair():
-    client = g.GrafanaClient(
-        {"grafana_url": "http://h:3000", "grafana_user": "admin", "grafana_password": "s3cr3t-pw"}
-    )
+    client = g.GrafanaClient({"grafana_url": "http://h:3000", "grafana_user": "admin", "grafana_password": "s3cr3t-pw"})
     basic = client._headers()["Authorization"].split()[1]
     assert client.redact("pw s3cr3t-pw and %s" % basic) == "pw ******** and ********"
     client = g.GrafanaClient({"grafana_url": "http://h:3000/", "grafana_token": "glsa_tok", "org_id": 2})

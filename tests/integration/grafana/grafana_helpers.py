@@ -1,0 +1,183 @@
+"""Helpers of the Grafana module integration tests (fixtures are in conftest.py).
+
+Real parts: a REAL Prometheus 2.53 (Debian trixie build) scraping a real HTTP exposition
+target every second and evaluating real alert rules; the modules run through real Ansible
+(run_module/run_playbook). Stand-ins: Grafana, Loki and Tempo only
+(tests/support/standins/grafana_standin.py), Grafana's proxy forwarding to the real Prometheus.
+"""
+
+import base64
+import json
+import secrets
+import socket
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from tests.support.ansible_run import run_module, run_playbook
+
+COLLECTIONS = Path(__file__).resolve().parents[3] / "build" / "collections"
+if str(COLLECTIONS) not in sys.path:  # to call module_utils directly in a few tests
+    sys.path.insert(0, str(COLLECTIONS))
+
+TOKEN = "glsa_dojoTestToken_" + secrets.token_hex(12)
+VIEWER_TOKEN = "glsa_dojoViewerToken_" + secrets.token_hex(12)
+ADMIN_PASSWORD = "pw-" + secrets.token_hex(10)
+SECRETS = (
+    TOKEN,
+    VIEWER_TOKEN,
+    ADMIN_PASSWORD,
+    base64.b64encode(("admin:" + ADMIN_PASSWORD).encode()).decode(),
+)
+
+RULES = """
+groups:
+  - name: dojo-test
+    rules:
+      - alert: DojoTestAlert
+        expr: dojo_test_trigger > 0
+        for: 2s
+        labels:
+          severity: critical
+          service: kafka
+        annotations:
+          summary: trigger {{ $labels.case }} is up
+      - alert: DojoSlowAlert
+        expr: dojo_slow_trigger > 0
+        for: 8s
+        labels:
+          severity: warning
+      - alert: DojoPendingForever
+        expr: dojo_pending_trigger > 0
+        for: 1h
+        labels:
+          severity: info
+"""
+
+
+class SilentServer:
+    """Accepts TCP connections (the kernel does) and never answers: for timeouts."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.url = "http://127.0.0.1:%d" % self.sock.getsockname()[1]
+
+    def close(self):
+        self.sock.close()
+
+
+def stack_config(prometheus_url, silent_url, closed_port):
+    return {
+        "grafana": {
+            "tokens": [
+                {"token": TOKEN, "role": "Admin", "org_id": 1},
+                {"token": VIEWER_TOKEN, "role": "Viewer", "org_id": 1},
+            ],
+            "users": [{"login": "admin", "password": ADMIN_PASSWORD, "role": "Admin", "orgs": [1, 2]}],
+            "proxy_timeout": 1.5,
+            "datasources": [
+                {"uid": "thanos", "name": "Thanos", "type": "prometheus", "url": prometheus_url, "isDefault": True},
+                {"uid": "loki", "name": "Loki", "type": "loki", "url": "{loki_url}"},
+                {"uid": "tempo", "name": "Tempo", "type": "tempo", "url": "{tempo_url}"},
+                {
+                    "uid": "down",
+                    "name": "Prometheus down",
+                    "type": "prometheus",
+                    "url": "http://127.0.0.1:%d" % closed_port,
+                },
+                {"uid": "slow", "name": "Prometheus slow", "type": "prometheus", "url": silent_url},
+                {"uid": "es", "name": "Elastic", "type": "elasticsearch", "url": "http://127.0.0.1:%d" % closed_port},
+                {"uid": "thanos-org2", "name": "Thanos", "type": "prometheus", "url": prometheus_url, "orgId": 2},
+            ],
+        },
+        "loki": {},
+        "tempo": {"otlp_listen": "127.0.0.1:0"},
+    }
+
+
+def assert_clean(text):
+    """No secret and no Python traceback in what Ansible printed."""
+    for secret in SECRETS:
+        assert secret not in text, "a secret leaked into the output"
+    assert "Traceback (most recent call last)" not in text
+
+
+def run(name, args, check=False, env=None):
+    """run_module() + the checks every run gets: no secret, no traceback, one-line msg."""
+    result = run_module(name, args, check=check, env=env)
+    assert_clean(result.output)
+    if result.failed:
+        msg = result.result.get("msg", "")
+        assert msg, result.result
+        assert "\n" not in msg
+    return result
+
+
+def play(tmp_path, tasks, extra_vars=None, env=None):
+    """Run a localhost playbook made of tasks; return the CompletedProcess (output checked clean)."""
+    playbook = tmp_path / "play.yml"
+    playbook.write_text(json.dumps([{"hosts": "localhost", "gather_facts": False, "tasks": tasks}]))
+    proc = run_playbook(playbook, inventory="localhost,", extra_vars=extra_vars, env=env, args=("-c", "local"))
+    assert_clean(proc.stdout + proc.stderr)
+    return proc
+
+
+def push_logs(loki_url, labels, lines, at_ns=None):
+    """Ship lines through Loki's real push API (JSON), timestamps now unless at_ns."""
+    base = at_ns or time.time_ns()
+    body = {"streams": [{"stream": labels, "values": [[str(base + i), line] for i, line in enumerate(lines)]}]}
+    request = urllib.request.Request(
+        loki_url + "/loki/api/v1/push",
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 204
+
+
+def push_trace(otlp_url, service, name, *, attributes=None, duration_ms=5, at_ns=None):
+    """Ship one span (a one-span trace) through Tempo's OTLP/HTTP JSON API; return its trace id."""
+    trace_id = secrets.token_hex(16)
+    start = at_ns or time.time_ns()
+    attrs = [{"key": k, "value": {"stringValue": str(v)}} for k, v in (attributes or {}).items()]
+    body = {
+        "resourceSpans": [
+            {
+                "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": service}}]},
+                "scopeSpans": [
+                    {
+                        "scope": {"name": "dojo-test"},
+                        "spans": [
+                            {
+                                "traceId": trace_id,
+                                "spanId": secrets.token_hex(8),
+                                "name": name,
+                                "kind": 4,
+                                "startTimeUnixNano": str(start),
+                                "endTimeUnixNano": str(start + duration_ms * 10**6),
+                                "attributes": attrs,
+                            }
+                        ],
+                    }
+                ],
+            }
+        ]
+    }
+    request = urllib.request.Request(
+        otlp_url + "/v1/traces",
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 200
+    return trace_id
+
+
+def proxied_queries(stack, fragment):
+    """How many requests Grafana's proxy got whose path contains fragment."""
+    return sum(1 for _method, path in list(stack.grafana.requests) if "/proxy/" in path and fragment in path)
