@@ -167,7 +167,7 @@ def ensure_base():
     (partial / ".dojo-lab-complete").write_text(base_key() + "\n")
     partial.rename(tree)
     for old in CACHE.glob(SUITE + "-*"):
-        if old != tree:
+        if old != tree and not mounts_under(MACHINES):  # never under a running guest's overlay
             say("removing the outdated base tree {0}".format(old.name))
             shutil.rmtree(old, ignore_errors=True)
     return tree
@@ -182,19 +182,24 @@ def ensure_key():
 
 
 def clone(base, lab, pubkey):
-    """Copy the base tree once per guest (in parallel) and give each its identity."""
+    """Give each guest its own copy-on-write root on the base tree, and its identity.
+
+    The root is an overlayfs (lower: the cached base tree, read-only; upper: the guest's
+    changes), mounted here and unmounted by `down`: instant, and the base tree stays
+    pristine. /home is a plain directory bound into the guest, so that vagrant's rootless
+    podman storage is not overlay-on-overlay (the kernel refuses that as an upper dir).
+    """
     MACHINES.mkdir(parents=True, exist_ok=True)
     start = time.monotonic()
-    say("cloning the base tree for {0}".format(", ".join(g["name"] for g in lab["guests"])))
-    procs = [
-        (g, subprocess.Popen(["cp", "-a", "--reflink=auto", str(base), str(MACHINES / g["name"])]))
-        for g in lab["guests"]
-    ]
-    for g, proc in procs:
-        if proc.wait() != 0:
-            raise SystemExit("lab: cloning the tree for {0} failed".format(g["name"]))
+    say("cloning the base tree for {0} (overlayfs root, own /home)".format(", ".join(g["name"] for g in lab["guests"])))
     for g in lab["guests"]:
-        root = MACHINES / g["name"]
+        d = MACHINES / g["name"]
+        for sub in ("upper", "work", "root"):
+            (d / sub).mkdir(parents=True, exist_ok=True)
+        run(["cp", "-a", base / "home", d / "home"])
+        opts = "lowerdir={0},upperdir={1},workdir={2}".format(base, d / "upper", d / "work")
+        run(["mount", "-t", "overlay", "dojolab-" + g["name"], "-o", opts, d / "root"])
+        root = d / "root"
         (root / "etc" / "hostname").write_text(g["name"] + "\n")
         (root / "etc" / "machine-id").write_text(uuid.uuid4().hex + "\n")
         (root / "etc" / "systemd" / "network" / "10-dojo-lab.network").write_text(
@@ -204,7 +209,7 @@ def clone(base, lab, pubkey):
         )
         # pitfall 6: cloned trees have no SSH host keys of their own
         run(["ssh-keygen", "-A", "-f", root], stdout=subprocess.DEVNULL)
-        ak = root / "home" / lab["user"] / ".ssh" / "authorized_keys"
+        ak = d / "home" / lab["user"] / ".ssh" / "authorized_keys"
         ak.write_text(pubkey)
         os.chown(ak, lab["uid"], lab["uid"])
         ak.chmod(0o600)
@@ -229,7 +234,7 @@ def bridge_up(lab):
 # ---------------------------------------------------------------- boot / wait
 def boot(name, lab):
     """Start systemd-nspawn for one guest, detached, in its own cgroups (pitfall 1)."""
-    root = MACHINES / name
+    root = MACHINES / name / "root"
     LOGS.mkdir(parents=True, exist_ok=True)
     cgdirs = []
     for cg_root in cgroup_roots():
@@ -261,6 +266,7 @@ def boot(name, lab):
         "--timezone=off",
         "--link-journal=no",
         "--system-call-filter=" + NSPAWN_SYSCALLS,
+        "--bind={0}:/home".format(MACHINES / name / "home"),
     ]
     env = dict(os.environ, SYSTEMD_NSPAWN_UNIFIED_HIERARCHY="1")
     with open(LOGS / (name + ".console.log"), "w") as log:
@@ -363,9 +369,11 @@ def cgroup_dirs():
 
 def procs_in(cgdir):
     pids = []
-    for procs in cgdir.rglob("cgroup.procs"):
-        with contextlib.suppress(OSError):  # the cgroup may vanish while we read
-            pids += [int(p) for p in procs.read_text().split()]
+    # os.walk, not rglob: cgroups vanish while the guests stop (walk errors are skipped)
+    for dirpath, _dirs, files in os.walk(cgdir):
+        if "cgroup.procs" in files:
+            with contextlib.suppress(OSError):
+                pids += [int(p) for p in Path(dirpath, "cgroup.procs").read_text().split()]
     return pids
 
 
@@ -408,7 +416,8 @@ def wait_gone(deadline_s, what):
 
 
 def rmdir_tree(d):
-    for sub in sorted((p for p in d.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True):
+    subdirs = [Path(dirpath) for dirpath, _dirs, _files in os.walk(d)]
+    for sub in sorted(subdirs, key=lambda p: len(p.parts), reverse=True):
         with contextlib.suppress(OSError):  # checked by the caller
             sub.rmdir()
     with contextlib.suppress(OSError):
@@ -426,24 +435,42 @@ def mounts_under(path):
     return found
 
 
+def guest_inits():
+    """PID 1 of each guest still in the lab's cgroups (host PIDs), e.g. after nspawn was killed."""
+    result = []
+    for pid in lab_pids():
+        try:
+            status = Path("/proc/{0}/status".format(pid)).read_text()
+        except OSError:
+            continue
+        nspid = next((ln.split()[1:] for ln in status.splitlines() if ln.startswith("NSpid:")), [])
+        if len(nspid) > 1 and nspid[-1] == "1":
+            result.append(pid)
+    return result
+
+
 def down(lab, quiet=False):
     start = time.monotonic()
     nspawns = nspawn_pids()
+    orphans = [] if nspawns else guest_inits()
     if nspawns:
         say("powering off {0} guest(s) (SIGTERM to systemd-nspawn)".format(len(nspawns)))
         signal_all(nspawns, signal.SIGTERM)
-        if not wait_gone(STOP_DEADLINE, "the guests to power off"):
-            say("  guests still there after {0:.0f}s: SIGKILL".format(STOP_DEADLINE))
-            signal_all(lab_pids(), signal.SIGKILL)
-            if not wait_gone(10, "killed processes"):
-                raise SystemExit("lab: processes survive SIGKILL: {0}".format(sorted(lab_pids())))
-    elif lab_pids():
+    elif orphans:
+        # systemd-nspawn died (crash, kill -9): the guests run on; ask their systemd to power off
+        say("powering off {0} orphaned guest(s) (SIGRTMIN+4 to their systemd)".format(len(orphans)))
+        signal_all(orphans, signal.SIGRTMIN + 4)
+    if (nspawns or orphans) and not wait_gone(STOP_DEADLINE, "the guests to power off"):
+        say("  guests still there after {0:.0f}s: SIGKILL".format(STOP_DEADLINE))
+    if lab_pids():
         signal_all(lab_pids(), signal.SIGKILL)
-        wait_gone(10, "stray lab processes")
+        if not wait_gone(10, "killed processes"):
+            raise SystemExit("lab: processes survive SIGKILL: {0}".format(sorted(lab_pids())))
     for d in cgroup_dirs():
         rmdir_tree(d)
     for target in sorted(mounts_under(MACHINES), key=len, reverse=True):
-        run(["umount", "-l", target], check=False)
+        if run(["umount", target], check=False, capture_output=True).returncode != 0:
+            run(["umount", "-l", target], check=False)
     for g in lab["guests"]:
         veth = "vb-" + g["name"]
         if link_exists(veth):
@@ -451,13 +478,16 @@ def down(lab, quiet=False):
         (STATE / (g["name"] + ".pid")).unlink(missing_ok=True)
     if link_exists(lab["bridge"]):
         run(["ip", "link", "del", lab["bridge"]])
+    if mounts_under(MACHINES):
+        raise SystemExit("lab: still mounted: {0}".format(mounts_under(MACHINES)))
     if MACHINES.exists():
         shutil.rmtree(MACHINES)
     leftovers = [str(d) for d in cgroup_dirs()] + mounts_under(MACHINES)
     if leftovers:
         raise SystemExit("lab: could not remove {0}".format(leftovers))
-    if not quiet or nspawns:
-        what = "{0} guest(s) powered off".format(len(nspawns)) if nspawns else "no guest was running"
+    if not quiet or nspawns or orphans:
+        stopped = len(nspawns or orphans)
+        what = "{0} guest(s) powered off".format(stopped) if stopped else "no guest was running"
         say(
             "down ({0:.1f}s): {1}; nothing running, nothing mounted, no bridge {2}".format(
                 time.monotonic() - start, what, lab["bridge"]
