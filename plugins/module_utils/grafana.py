@@ -506,7 +506,7 @@ class GrafanaClient:
         short_path = path.split("?")[0]
         status_text = "%s %s" % (status, reason or "")
         status_text = status_text.strip()
-        detail = ": %s" % message if message else ""
+        detail = ": %s" % message.rstrip(". ") if message else ""
         if status == 401:
             if self.token or self._basic:
                 return self._error(

@@ -116,11 +116,11 @@ def run(name, args, check=False, env=None):
     return result
 
 
-def play(tmp_path, tasks, extra_vars=None, env=None):
+def play(tmp_path, tasks, extra_vars=None, env=None, args=()):
     """Run a localhost playbook made of tasks; return the CompletedProcess (output checked clean)."""
     playbook = tmp_path / "play.yml"
     playbook.write_text(json.dumps([{"hosts": "localhost", "gather_facts": False, "tasks": tasks}]))
-    proc = run_playbook(playbook, inventory="localhost,", extra_vars=extra_vars, env=env, args=("-c", "local"))
+    proc = run_playbook(playbook, inventory="localhost,", extra_vars=extra_vars, env=env, args=("-c", "local", *args))
     assert_clean(proc.stdout + proc.stderr)
     return proc
 
