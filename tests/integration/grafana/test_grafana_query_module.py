@@ -132,3 +132,40 @@ def test_traceql_and_tag_search_return_traces(conn, grafana):
         dict(conn, datasource="Tempo", query='{ resource.service.name = "kafka-query-test" }', end="now-1h"),
     )
     assert old.result["count"] == 0
+
+
+def test_the_grafana_action_group_carries_the_connection(conn, tmp_path):
+    """module_defaults: group/dojo.kafka_observability.grafana (meta/runtime.yml) sets the connection once."""
+    from tests.integration.grafana.grafana_helpers import play
+
+    playbook_tasks = [
+        {
+            "module_defaults": {
+                "group/dojo.kafka_observability.grafana": {
+                    "grafana_url": conn["grafana_url"],
+                    "grafana_token": "{{ lookup('ansible.builtin.env', 'DOJO_TOKEN') }}",
+                }
+            },
+            "block": [
+                {"dojo.kafka_observability.grafana_datasource_info": {"name": "Thanos"}, "register": "info"},
+                {
+                    "dojo.kafka_observability.grafana_query": {"datasource": "Thanos", "kafka_metric": "partitions"},
+                    "register": "partitions",
+                },
+                {
+                    "dojo.kafka_observability.grafana_assert": {
+                        "datasource": "Thanos",
+                        "condition": "threshold",
+                        "kafka_metric": "partitions",
+                        "operator": "==",
+                        "threshold": 3,
+                        "timeout": 10,
+                    }
+                },
+                {"ansible.builtin.assert": {"that": ["info.datasource.uid == 'thanos'", "partitions.value == 3"]}},
+            ],
+        }
+    ]
+    proc = play(tmp_path, playbook_tasks, env={"DOJO_TOKEN": conn["grafana_token"]})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "ok=4" in proc.stdout

@@ -68,7 +68,13 @@ Grafana stand-in (what it does and does not do)
   refuse DELETE/PUT and POSTs other than api/v1/query, query_range, series, labels,
   query_exemplars with 403 (Grafana's own messages). Unreachable datasource -> 502, timeout
   -> 504, both with an empty body (Grafana's reverse proxy does the same).
-- NOT implemented: ``/api/ds/query``, dashboards, users, anything else (404).
+- Optional ``tls`` (``cert``/``key`` PEM paths) serves HTTPS, like Grafana's cert_file/cert_key.
+- ``Stack.grafana.requests`` records ``(method, path)`` of the last 1000 requests (tests use it
+  to know that a module has polled).
+- NOT implemented: ``/api/ds/query``, dashboards, users, anything else (404). Error bodies and
+  messages follow Grafana's where known (401 ``Invalid API key`` / ``Invalid username or
+  password`` / ``Unauthorized``, the proxy's 403 texts); the org-membership 401 text is this
+  stand-in's own wording.
 
 Loki stand-in
 -------------
