@@ -466,7 +466,7 @@ class GrafanaClient:
             )
         if isinstance(reason, (socket.timeout, TimeoutError)) or "timed out" in to_native(reason):
             return self._error(
-                "%s did not answer %s %s within %s seconds (request_timeout)."
+                "%s did not answer %s %s within %s s (request_timeout)."
                 % (where, method, path.split("?")[0], _fmt_number(self.timeout)),
                 "timeout",
             )

@@ -92,7 +92,7 @@ def test_logs_needs_a_log_query_not_a_metric_query(conn):
 
 
 def test_traces_by_traceql_and_by_tags(conn, grafana):
-    ids = {push_trace(grafana.tempo_otlp_url, "kafka-traces-pass", "notifications publish") for _ in range(2)}
+    ids = {push_trace(grafana.tempo_otlp_url, "kafka-traces-pass", "notifications publish") for _attempt in range(2)}
     push_trace(grafana.tempo_otlp_url, "someone-else", "notifications publish")
     r = run(
         "grafana_assert",

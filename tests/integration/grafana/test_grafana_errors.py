@@ -74,7 +74,7 @@ def test_request_timeout(silent_server):
         "grafana_query",
         query({"grafana_url": silent_server.url, "grafana_token": TOKEN}, request_timeout=1),
         "timeout",
-        "Grafana at %s did not answer GET /api/datasources/name/Thanos within 1 seconds (request_timeout)."
+        "Grafana at %s did not answer GET /api/datasources/name/Thanos within 1 s (request_timeout)."
         % silent_server.url,
     )
 
