@@ -1,0 +1,329 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: contributors to dojo.kafka_observability
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: kafka_produce
+short_description: Send numbered test messages to a Kafka topic
+version_added: 0.1.0
+description:
+  - Replaces the runbook's C(producer.sh) - checks that the broker answers, then sends O(count)
+    messages C(devsecops dojo message#1) ... C(#count).
+  - Sends are batched - with O(interval=0) it does not wait for each message to be acknowledged,
+    only for all of them at the end.
+  - Fails naming the broker when it cannot be reached (the script's exit 2), and with the message
+    number when a message cannot be delivered (the script's exit 3).
+author:
+  - DevSecOps Dojo (@devsecops-dojo)
+extends_documentation_fragment:
+  - dojo.kafka_observability.kafka
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: full
+    details: Checks that the broker answers and the topic has partitions, and sends nothing.
+  diff_mode:
+    support: none
+  platform:
+    platforms: posix
+  action_group:
+    description: Use C(group/dojo.kafka_observability.kafka) in C(module_defaults) to set the connection options once.
+    support: full
+    membership:
+      - dojo.kafka_observability.kafka
+options:
+  topic:
+    description:
+      - Topic to send to. Whether a missing topic is created depends on the broker.
+    type: str
+    required: true
+  count:
+    description:
+      - Number of messages.
+    type: int
+    default: 1
+  message:
+    description:
+      - Value of each message. C({index}) is the message number (1-based, as in the runbook),
+        C({topic}) the topic; write C({{) and C(}}) for literal braces.
+    type: str
+    default: "devsecops dojo message#{index}"
+  key:
+    description:
+      - Key of each message, a template like O(message). No key when omitted (the partitioner spreads
+        the messages over the partitions).
+    type: str
+  headers:
+    description:
+      - Headers of each message; values are templates like O(message).
+    type: dict
+    default: {}
+  interval:
+    description:
+      - Seconds between two messages (the runbook's script sleeps 2).
+      - With 0 the messages are sent as fast as the client batches them.
+      - With more than 0 each message is acknowledged before the pause.
+    type: float
+    default: 0
+  acks:
+    description:
+      - Acknowledgements the producer waits for - V(all) (every in-sync replica), V(1) (the leader) or V(0) (none;
+        offsets are then unknown).
+    type: str
+    default: all
+    choices: ["all", "1", "0"]
+  delivery_timeout:
+    description:
+      - Seconds a message may take to be acknowledged before it counts as failed.
+    type: float
+    default: 30
+  linger_ms:
+    description:
+      - Milliseconds the client waits to fill a batch.
+    type: int
+    default: 5
+"""
+
+EXAMPLES = r"""
+- name: Send 50 test messages (the runbook's ./producer.sh 50, without its 2 s pauses)
+  dojo.kafka_observability.kafka_produce:
+    bootstrap_servers: ["192.168.56.209:9092"]
+    topic: notifications
+    count: 50
+  register: produced
+
+- name: Same pacing as the runbook's script
+  dojo.kafka_observability.kafka_produce:
+    bootstrap_servers: ["192.168.56.209:9092"]
+    topic: notifications
+    count: 5
+    interval: 2
+    key: "dojo-{index}"
+    headers:
+      source: ansible
+"""
+
+RETURN = r"""
+sent:
+  description: Number of messages acknowledged (0 in check mode).
+  returned: always
+  type: int
+  sample: 50
+would_send:
+  description: Number of messages check mode would have sent.
+  returned: check mode
+  type: int
+  sample: 50
+topic:
+  description: The topic.
+  returned: always
+  type: str
+  sample: notifications
+partitions:
+  description: Per partition, the messages acknowledged there and their first and last offsets.
+  returned: success
+  type: list
+  elements: dict
+  sample: [{partition: 0, count: 17, first_offset: 0, last_offset: 16}]
+topic_partitions:
+  description: Partition count of the topic before sending.
+  returned: always
+  type: int
+  sample: 3
+duration:
+  description: Seconds from the first send to the last acknowledgement.
+  returned: success
+  type: float
+  sample: 0.21
+rate:
+  description: Messages per second over RV(duration).
+  returned: success
+  type: float
+  sample: 238.1
+failed_index:
+  description: Number (1-based) of the first message that could not be sent.
+  returned: failure while sending
+  type: int
+  sample: 7
+kafka_python_version:
+  description: Version of kafka-python that ran the module.
+  returned: always
+  type: str
+  sample: 3.0.12
+"""
+
+import time
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.dojo.kafka_observability.plugins.module_utils.kafka_common import (
+    KAFKA_COMMON_REQUIRED_IF,
+    KAFKA_COMMON_REQUIRED_TOGETHER,
+    KafkaDeadlineExceeded,
+    KafkaModuleHelper,
+    KafkaProducer,
+    deadline,
+    error_text,
+    is_connection_error,
+    kafka_argument_spec,
+    render_template,
+    summarize_deliveries,
+)
+
+
+def build_messages(params, index):
+    """(value, key, headers) of message `index` as bytes."""
+    topic = params["topic"]
+    value = render_template(params["message"], "message", index, topic).encode("utf-8")
+    key = None
+    if params["key"] is not None:
+        key = render_template(params["key"], "key", index, topic).encode("utf-8")
+    headers = [
+        (str(name), render_template(str(v), "header {0}".format(name), index, topic).encode("utf-8"))
+        for name, v in sorted((params["headers"] or {}).items())
+    ]
+    return value, key, headers
+
+
+def producer_settings(params):
+    acks = params["acks"]
+    linger = params["linger_ms"]
+    request_ms = int(float(params["request_timeout"]) * 1000)
+    delivery_ms = int(float(params["delivery_timeout"]) * 1000)
+    return dict(
+        acks=acks if acks == "all" else int(acks),
+        linger_ms=linger,
+        # metadata waits (the reachability check) end with the request timeout
+        max_block_ms=request_ms,
+        # kafka-python 3.0 refuses delivery_timeout_ms <= linger_ms + request_timeout_ms
+        delivery_timeout_ms=max(delivery_ms, linger + request_ms + 1),
+        retries=3,
+    )
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=kafka_argument_spec(
+            topic=dict(type="str", required=True),
+            count=dict(type="int", default=1),
+            message=dict(type="str", default="devsecops dojo message#{index}"),
+            key=dict(type="str", no_log=False),
+            headers=dict(type="dict", default={}),
+            interval=dict(type="float", default=0),
+            acks=dict(type="str", default="all", choices=["all", "1", "0"]),
+            delivery_timeout=dict(type="float", default=30),
+            linger_ms=dict(type="int", default=5),
+        ),
+        required_if=KAFKA_COMMON_REQUIRED_IF,
+        required_together=KAFKA_COMMON_REQUIRED_TOGETHER,
+        supports_check_mode=True,
+    )
+    params = module.params
+    helper = KafkaModuleHelper(module)
+    topic = params["topic"]
+    helper.validate_topic(topic)
+    count = params["count"]
+    if count < 0:
+        helper.fail("count must be 0 or more, got {0}".format(count))
+    if params["interval"] < 0:
+        helper.fail("interval must be 0 or more seconds, got {0}".format(params["interval"]))
+    if params["delivery_timeout"] <= 0:
+        helper.fail("delivery_timeout must be more than 0 seconds, got {0}".format(params["delivery_timeout"]))
+    try:
+        # render the first message now: a bad template fails before anything is sent
+        build_messages(params, 1)
+    except ValueError as exc:
+        helper.fail(str(exc))
+
+    # the runbook's `kcat -L` before the loop: the broker answers and knows the topic
+    producer = helper.connect(KafkaProducer, **producer_settings(params))
+    try:
+        with deadline(helper.timeout + 1, "fetching metadata"):
+            partitions = producer.partitions_for(topic)
+    except KafkaDeadlineExceeded as exc:
+        helper.fail(helper.connection_failure(exc, "get metadata from"), sent=0, topic=topic)
+    except Exception as exc:  # pylint: disable=broad-except
+        helper.fail(
+            "Kafka broker(s) {0} did not give the partitions of topic {1!r} within {2:g} s: {3}. Either the "
+            "broker is unreachable or the topic does not exist and the broker does not create topics "
+            "automatically (create it with kafka_topic).".format(
+                ", ".join(params["bootstrap_servers"]), topic, helper.timeout, error_text(exc)
+            ),
+            sent=0,
+            topic=topic,
+        )
+    topic_partitions = len(partitions or ())
+
+    if module.check_mode:
+        helper.exit(changed=count > 0, sent=0, would_send=count, topic=topic, topic_partitions=topic_partitions)
+
+    delivery_timeout = float(params["delivery_timeout"])
+    sent_futures = []
+    started = time.monotonic()
+    index = 0
+    try:
+        for index in range(1, count + 1):
+            value, key, headers = build_messages(params, index)
+            future = producer.send(topic, value=value, key=key, headers=headers or None)
+            sent_futures.append((index, future))
+            if params["interval"] > 0:
+                # paced like the runbook: each message acknowledged before the pause
+                future.get(timeout=delivery_timeout)
+                if index < count:
+                    time.sleep(params["interval"])
+        with deadline(delivery_timeout + helper.timeout + 5, "waiting for acknowledgements"):
+            producer.flush(timeout=delivery_timeout)
+    except Exception as exc:  # pylint: disable=broad-except
+        failed = next((i for i, f in sent_futures if f.is_done and f.failed()), None)
+        if failed is None:
+            failed = next((i for i, f in sent_futures if not f.is_done), index)
+        reason = "no answer within the delivery timeout" if isinstance(exc, KafkaDeadlineExceeded) else error_text(exc)
+        acked = sum(1 for _, f in sent_futures if f.is_done and f.succeeded())
+        helper.fail(
+            "message #{0} to topic {1!r} could not be sent: {2} ({3} of {4} messages acknowledged{5})".format(
+                failed,
+                topic,
+                reason,
+                acked,
+                count,
+                "; the broker stopped answering" if is_connection_error(exc) else "",
+            ),
+            failed_index=failed,
+            sent=acked,
+            topic=topic,
+        )
+    finished = time.monotonic()
+
+    deliveries = []
+    for index, future in sent_futures:
+        if not future.is_done or future.failed():
+            reason = error_text(future.exception) if future.is_done else "not acknowledged within {0:g} s".format(delivery_timeout)
+            acked = sum(1 for _, f in sent_futures if f.is_done and f.succeeded())
+            helper.fail(
+                "message #{0} to topic {1!r} could not be sent: {2} ({3} of {4} messages acknowledged)".format(
+                    index, topic, reason, acked, count
+                ),
+                failed_index=index,
+                sent=acked,
+                topic=topic,
+            )
+        metadata = future.value
+        deliveries.append((metadata.partition, metadata.offset))
+    duration = finished - started
+    helper.exit(
+        changed=count > 0,
+        sent=len(deliveries),
+        topic=topic,
+        topic_partitions=topic_partitions,
+        partitions=summarize_deliveries(deliveries),
+        duration=round(duration, 6),
+        rate=round(len(deliveries) / duration, 1) if duration > 0 else None,
+    )
+
+
+if __name__ == "__main__":
+    main()
