@@ -18,6 +18,7 @@ are fixed). Needs root. The pitfalls this works around are listed in README ("Th
 
 import argparse
 import contextlib
+import fcntl
 import hashlib
 import os
 import shutil
@@ -527,6 +528,18 @@ def run_baseline(skip):
     return time.monotonic() - start
 
 
+def lab_lock():
+    """One lab per machine: up, down and build wait for each other (flock on STATE/.lock)."""
+    STATE.mkdir(parents=True, exist_ok=True)
+    f = open(STATE / ".lock", "w")  # noqa: SIM115 (held until the process exits)
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        say("another lab.py up/down/build is running on this machine: waiting for it")
+        fcntl.flock(f, fcntl.LOCK_EX)
+    return f
+
+
 def cmd_up(args):
     lab = load_lab()
     preflight()
@@ -676,6 +689,9 @@ def main(argv=None):
     ssh.add_argument("command", nargs=argparse.REMAINDER)
     ssh.set_defaults(func=cmd_ssh)
     args = parser.parse_args(argv)
+    if args.command in ("up", "down", "build"):
+        preflight()
+        lock = lab_lock()  # noqa: F841 (released when the process exits)
     return args.func(args) or 0
 
 
