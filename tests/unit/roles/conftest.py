@@ -29,7 +29,11 @@ def render_role_template(tmp_path, role, template, var_sets):
     tasks = [
         {
             "name": "render {0}".format(i),
-            "ansible.builtin.template": {"src": str(role_dir / "templates" / template), "dest": str(out), "mode": "0644"},
+            "ansible.builtin.template": {
+                "src": str(role_dir / "templates" / template),
+                "dest": str(out),
+                "mode": "0644",
+            },
             "vars": dict(var_sets[i], role_path=str(role_dir)),
         }
         for i, out in enumerate(outputs)

@@ -79,7 +79,10 @@ def test_overrides_image_pull_port_network_and_args(tmp_path):
     assert container["Pull"] == "never"
     assert container["PublishPort"] == "0.0.0.0:19882:8080"
     assert "Network" not in container
-    assert container["Exec"] == '--podman="unix:///run/user/1000/podman/podman.sock" --housekeeping_interval=5s --docker_only=false'
+    assert (
+        container["Exec"]
+        == '--podman="unix:///run/user/1000/podman/podman.sock" --housekeeping_interval=5s --docker_only=false'
+    )
     assert container["PodmanArgs"] == "--privileged --memory=256m"
     # Pull= right after Image=
     lines = lab_text.splitlines()

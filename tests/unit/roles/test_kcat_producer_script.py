@@ -33,7 +33,13 @@ def script(tmp_path_factory):
         tmp_path,
         "kcat",
         "kcat-producer.sh.j2",
-        [{"kcat_producer_broker": "10.0.0.9:9092", "kcat_producer_topic": "it's notifications", "kcat_producer_interval": 0}],
+        [
+            {
+                "kcat_producer_broker": "10.0.0.9:9092",
+                "kcat_producer_topic": "it's notifications",
+                "kcat_producer_interval": 0,
+            }
+        ],
     )
     path = tmp_path / "kcat-producer"
     path.write_text(text)

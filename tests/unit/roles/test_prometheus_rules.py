@@ -64,7 +64,7 @@ def test_default_rules_pass_promtool_tests(tmp_path, promtool, rules_dir):
     assert down["labels"] == {"severity": "critical", "service": "kafka"}
     assert down["annotations"] == {
         "summary": "Le conteneur kafka ne répond plus",
-        "description": "Le conteneur kafka n’est plus accessible depuis plus de 30 secondes.",
+        "description": "Le conteneur kafka n\u2019est plus accessible depuis plus de 30 secondes.",
     }
     assert "time() - container_last_seen{" in down["expr"] and "> 30" in down["expr"]
     run_rule_tests(promtool, tmp_path, text, rules_dir / "kafka-alerts.test.yml")

@@ -66,7 +66,9 @@ def test_variables_carry_the_role_prefix(role):
         assert name.startswith(role + "_"), name
     for vars_file in (ROLES_DIR / role / "vars").glob("*.yml"):
         for name in load(vars_file):
-            assert name.lstrip("_").startswith(role + "_") and name.startswith("_"), "{0}: {1}".format(vars_file.name, name)
+            assert name.lstrip("_").startswith(role + "_") and name.startswith("_"), "{0}: {1}".format(
+                vars_file.name, name
+            )
 
 
 @pytest.mark.parametrize("role", PROVISIONING)
@@ -91,6 +93,7 @@ def test_readme_documents_every_variable(role):
 
 def test_defaults_pass_ansible_argument_spec_validation(tmp_path):
     """Ansible's own validation (types, choices, elements) accepts each role's defaults."""
+
     def literal(value):
         return "{{" not in json.dumps(value) and "{%" not in json.dumps(value)
 

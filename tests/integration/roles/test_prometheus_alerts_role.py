@@ -1,0 +1,279 @@
+"""The prometheus_alerts role run for real against a real Prometheus 2.53 on 127.0.0.1.
+
+The Prometheus (tests/support/prometheus.py) is reloaded by the role through POST /-/reload
+(--web.enable-lifecycle), as the role's `http` method does on the monitoring host.
+"""
+
+import time
+
+import pytest
+import yaml
+
+from tests.support.prometheus import MetricsTarget, prometheus_binary, start_prometheus, wait_for
+
+from .conftest import USER, run_role
+
+pytestmark = pytest.mark.slow
+
+USER_CONFIG = """# the user's own Prometheus configuration
+global:
+  scrape_interval: 1s
+  evaluation_interval: 1s   # fast, for the test
+rule_files:
+  - rules/*.yml
+scrape_configs:
+  - job_name: prometheus
+    static_configs:
+      - targets: ['127.0.0.1:9']
+  - job_name: node
+    scrape_interval: 30s
+    static_configs:
+      - targets: ['127.0.0.1:9100']
+"""
+OTHER_RULES = """groups:
+  - name: other
+    rules:
+      - alert: SomethingElse
+        expr: vector(1) > 2
+"""
+# the runbook's rule file as typed: its description quote is never closed (invalid YAML)
+SEED_BROKEN_RULES = """groups:
+- name: kafka-alerts
+  rules:
+  - alert: KafkaContainerDown
+    expr: (time() - container_last_seen{id="/user.slice/user-1000.slice/user@1000.service/app.slice/kafka.service"})
+      > 30
+    for: 1m
+    labels:
+      severity: critical
+      service: kafka
+    annotations:
+      summary: "Le conteneur kafka ne répond plus"
+      description: "Le conteneur kafka n\u2019est plus accessible depuis plus de 30 secondes.
+"""
+BROKERS = {"broker-a": {"ansible_host": "10.0.0.9"}, "broker-b": {"ansible_host": "10.0.0.10", "cadvisor_port": 19882}}
+ALERTS = {"KafkaContainerDown", "KafkaCadvisorDown", "KafkaContainerHighCpu", "KafkaContainerHighMemory"}
+
+
+@pytest.fixture
+def prom(tmp_path):
+    """A real Prometheus whose config dir plays ~/prometheus, started on the user's config."""
+    prometheus_binary("promtool")  # fail, never skip, without the tools
+    workdir = tmp_path / "prometheus"
+    server = start_prometheus(workdir)
+    (workdir / "rules" / "other.yml").write_text(OTHER_RULES)
+    server.config_path.write_text(USER_CONFIG)
+    server.reload()
+    wait_for(lambda: [g["name"] for g in server.rules()] == ["other"], timeout=20, what="the user's config")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def role_vars(prom, **extra):
+    values = {
+        "prometheus_alerts_user": USER,
+        "prometheus_alerts_config_file": str(prom.config_path),
+        "prometheus_alerts_promtool": prometheus_binary("promtool"),
+        "prometheus_alerts_url": prom.url,
+        "prometheus_alerts_reload_method": "http",
+        "prometheus_alerts_wait_retries": 30,
+    }
+    values.update(extra)
+    return values
+
+
+def running_config(prom):
+    return yaml.safe_load(prom.api("/api/v1/status/config")["data"]["yaml"])
+
+
+def groups(prom):
+    return {g["name"]: sorted(r["name"] for r in g["rules"]) for g in prom.rules()}
+
+
+def test_merge_keeps_the_users_config_and_prometheus_loads_the_rules(tmp_path, prom):
+    proc, recap = run_role(tmp_path, "prometheus_alerts", role_vars(prom), brokers=BROKERS)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert recap["changed"] >= 3  # rule file, prometheus.yml, reload
+
+    written = yaml.safe_load(prom.config_path.read_text())
+    assert written["global"] == {"scrape_interval": "1s", "evaluation_interval": "1s"}
+    # rules/*.yml already loads rules/kafka-alerts.yml: no second entry
+    assert written["rule_files"] == ["rules/*.yml"]
+    jobs = written["scrape_configs"]
+    assert [j["job_name"] for j in jobs] == ["prometheus", "node", "brokercontainer"]
+    assert jobs[1] == {
+        "job_name": "node",
+        "scrape_interval": "30s",
+        "static_configs": [{"targets": ["127.0.0.1:9100"]}],
+    }
+    assert jobs[2] == {
+        "job_name": "brokercontainer",
+        "static_configs": [{"targets": ["10.0.0.9:9882", "10.0.0.10:19882"]}],
+    }
+    assert "alerting" not in written
+    # the previous file is kept
+    backups = list(prom.config_path.parent.glob("prometheus.yml.*~"))
+    assert len(backups) == 1 and backups[0].read_text() == USER_CONFIG
+    assert not list(prom.workdir.rglob("*ansible-staging*"))
+
+    # the running Prometheus has it all
+    assert groups(prom) == {"kafka-alerts": sorted(ALERTS), "other": ["SomethingElse"]}
+    assert [j["job_name"] for j in running_config(prom)["scrape_configs"]] == ["prometheus", "node", "brokercontainer"]
+
+    # idempotent, and check mode reports nothing to do
+    proc, recap = run_role(tmp_path, "prometheus_alerts", role_vars(prom), brokers=BROKERS)
+    assert proc.returncode == 0 and recap["changed"] == 0, proc.stdout
+    proc, recap = run_role(tmp_path, "prometheus_alerts", role_vars(prom), brokers=BROKERS, check=True)
+    assert proc.returncode == 0 and recap["changed"] == 0, proc.stdout
+
+
+def test_adds_rule_files_entry_and_alertmanagers_when_asked(tmp_path, prom):
+    config = yaml.safe_load(USER_CONFIG)
+    config["rule_files"] = ["rules/other.yml"]
+    config["alerting"] = {"alert_relabel_configs": [{"action": "labeldrop", "regex": "replica"}]}
+    prom.config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+    prom.reload()
+    extra = {
+        "prometheus_alerts_alertmanager_targets": ["127.0.0.1:9093"],
+        "prometheus_alerts_scrape_targets": ["10.1.1.1:9882"],
+    }
+    proc, _ = run_role(tmp_path, "prometheus_alerts", role_vars(prom, **extra), brokers=BROKERS)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    written = yaml.safe_load(prom.config_path.read_text())
+    assert written["rule_files"] == ["rules/other.yml", "rules/*.yml"]
+    assert written["alerting"] == {
+        "alert_relabel_configs": [{"action": "labeldrop", "regex": "replica"}],
+        "alertmanagers": [{"static_configs": [{"targets": ["127.0.0.1:9093"]}]}],
+    }
+    assert written["scrape_configs"][-1]["static_configs"] == [{"targets": ["10.1.1.1:9882"]}]
+    assert "kafka-alerts" in groups(prom)
+    assert running_config(prom)["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"] == ["127.0.0.1:9093"]
+
+
+def test_replaces_the_runbooks_broken_rule_file(tmp_path, prom):
+    """The runbook's kafka-alerts.yml (unterminated quote) is in the rules dir: validation uses the new one."""
+    config = yaml.safe_load(USER_CONFIG)
+    config["rule_files"] = ["rules/other.yml"]  # the broken file is not loaded (it cannot be)
+    prom.config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+    prom.reload()
+    (prom.workdir / "rules" / "kafka-alerts.yml").write_text(SEED_BROKEN_RULES)
+    proc, _ = run_role(tmp_path, "prometheus_alerts", role_vars(prom), brokers=BROKERS)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert groups(prom)["kafka-alerts"] == sorted(ALERTS)
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ({"prometheus_alerts_extra_rules": [{"alert": "Broken", "expr": "rate(foo[5m]"}]}, "unclosed left parenthesis"),
+        ({"prometheus_alerts_kafka_selector": 'id=~"("'}, "error parsing regexp"),
+        ({"prometheus_alerts_down_for": "one minute"}, "not a valid duration string"),
+        ({"prometheus_alerts_scrape_extra": {"scrape_interval": "soon"}}, "not a valid duration string"),
+    ],
+    ids=["invalid-promql", "invalid-regex", "invalid-for", "invalid-scrape-key"],
+)
+def test_bad_input_fails_clearly_and_changes_nothing(tmp_path, prom, snapshot, extra, message):
+    proc, _ = run_role(tmp_path, "prometheus_alerts", role_vars(prom), brokers=BROKERS)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    before_files = snapshot(prom.config_path.parent)
+    before_running = prom.api("/api/v1/status/config")["data"]["yaml"]
+    before_groups = groups(prom)
+
+    proc, recap = run_role(tmp_path, "prometheus_alerts", role_vars(prom, **extra), brokers=BROKERS)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode != 0 and recap["failed"] == 1
+    assert message in output
+    assert "nothing was changed" in output
+    assert snapshot(prom.config_path.parent) == before_files, "files changed after a rejected change"
+    assert prom.ready()
+    assert prom.api("/api/v1/status/config")["data"]["yaml"] == before_running
+    assert groups(prom) == before_groups
+
+
+def test_a_broken_rule_file_of_the_user_blocks_the_change(tmp_path, prom, snapshot):
+    """promtool check config sees every rule file the new config loads: a broken one stops the role."""
+    (prom.workdir / "rules" / "broken.yml").write_text(
+        'groups:\n  - name: b\n    rules:\n      - alert: B\n        expr: "sum("\n'
+    )
+    before = snapshot(prom.config_path.parent)
+    proc, _ = run_role(tmp_path, "prometheus_alerts", role_vars(prom), brokers=BROKERS)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert "promtool check config says" in output and "broken.yml" in output
+    assert str(prom.workdir / "rules" / "broken.yml") in output  # the real path, not the staging copy
+    assert snapshot(prom.config_path.parent) == before
+    assert groups(prom) == {"other": ["SomethingElse"]}
+
+
+def test_check_mode_validates_but_writes_nothing(tmp_path, prom, snapshot):
+    before = snapshot(prom.config_path.parent)
+    proc, recap = run_role(tmp_path, "prometheus_alerts", role_vars(prom), brokers=BROKERS, check=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert recap["changed"] == 2  # the rule file and prometheus.yml would change
+    assert snapshot(prom.config_path.parent) == before
+    # and a bad change is caught in check mode too
+    proc, _ = run_role(
+        tmp_path,
+        "prometheus_alerts",
+        role_vars(prom, prometheus_alerts_kafka_selector='id=~"("'),
+        brokers=BROKERS,
+        check=True,
+    )
+    assert proc.returncode != 0 and "error parsing regexp" in proc.stdout
+
+
+def test_missing_config_or_promtool_fails_clearly(tmp_path, prom):
+    proc, _ = run_role(
+        tmp_path,
+        "prometheus_alerts",
+        role_vars(prom, prometheus_alerts_config_file=str(tmp_path / "nope.yml")),
+        brokers=BROKERS,
+    )
+    assert proc.returncode != 0 and "nope.yml does not exist" in proc.stdout
+    proc, _ = run_role(
+        tmp_path,
+        "prometheus_alerts",
+        role_vars(prom, prometheus_alerts_promtool="/nonexistent/promtool"),
+        brokers=BROKERS,
+    )
+    assert proc.returncode != 0 and "install promtool" in proc.stdout
+    proc, _ = run_role(tmp_path, "prometheus_alerts", role_vars(prom))
+    assert proc.returncode != 0 and "would have no target" in proc.stdout
+
+
+def test_kafka_container_down_fires_when_the_series_disappears_and_resolves(tmp_path, prom):
+    """End to end on the real Prometheus: a cAdvisor-like target loses the Kafka container's series.
+
+    The target has no explicit timestamps, so the vanished series is marked stale at once
+    (what track_timestamps_staleness does for cAdvisor): the runbook's rule would never fire.
+    """
+    kafka = {"id": "/user.slice/user-1000.slice/user@1000.service/app.slice/kafka.service", "name": "kafka"}
+    with MetricsTarget() as cadvisor:
+        cadvisor.set("container_last_seen", time.time(), kafka, kind="gauge")
+        extra = {
+            "prometheus_alerts_scrape_targets": [cadvisor.address],
+            "prometheus_alerts_down_after": 3600,  # the static value never looks stale here
+            "prometheus_alerts_down_for": "2s",
+        }
+        proc, _ = run_role(tmp_path, "prometheus_alerts", role_vars(prom, **extra), brokers=BROKERS)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        labels = {"job": "brokercontainer", "instance": cadvisor.address}
+        wait_for(lambda: prom.value('up{job="brokercontainer"}') == 1, timeout=30, what="the cAdvisor scrape")
+        wait_for(lambda: prom.value("container_last_seen") is not None, timeout=30, what="container_last_seen")
+        assert prom.alert_state("KafkaContainerDown", labels) == "inactive"
+
+        cadvisor.remove("container_last_seen")  # podman stop kafka
+        wait_for(
+            lambda: prom.alert_state("KafkaContainerDown", labels) == "firing",
+            timeout=60,
+            what="KafkaContainerDown firing",
+        )
+        firing = [a for a in prom.alerts() if a["labels"]["alertname"] == "KafkaContainerDown"]
+        assert firing[0]["labels"] == dict(labels, alertname="KafkaContainerDown", severity="critical", service="kafka")
+
+        cadvisor.set("container_last_seen", time.time(), kafka, kind="gauge")  # back
+        wait_for(
+            lambda: prom.alert_state("KafkaContainerDown", labels) == "inactive", timeout=60, what="the alert resolving"
+        )
