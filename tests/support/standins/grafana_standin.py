@@ -1689,6 +1689,46 @@ def start_stack(config, verbose=False):
     return stack
 
 
+def check_config(config):
+    """Validate a config without listening (the CLI's --check). Raises ValueError."""
+    for name in ("grafana", "loki", "tempo"):
+        section = config.get(name)
+        if section is None:
+            continue
+        if not isinstance(section, dict):
+            raise ValueError("%r must be an object" % name)
+        _split_listen(section.get("listen", "127.0.0.1:0"))
+        if name == "tempo" and section.get("otlp_listen"):
+            _split_listen(section["otlp_listen"])
+        store = LokiStore() if name == "loki" else TempoStore() if name == "tempo" else None
+        if store is not None:
+            for body in _load_bodies(section):
+                if name == "loki":
+                    store.push(body)
+                else:
+                    store.ingest_otlp(body)
+    section = config.get("grafana")
+    if section is not None:
+        for cred in section.get("tokens") or []:
+            if not isinstance(cred, dict) or not cred.get("token"):
+                raise ValueError('each grafana token needs {"token": ..., "role": ...}')
+            if cred.get("role", "Viewer") not in ("Admin", "Editor", "Viewer"):
+                raise ValueError("role must be Admin, Editor or Viewer, got %r" % cred.get("role"))
+        for user in section.get("users") or []:
+            if not isinstance(user, dict) or not user.get("login") or "password" not in user:
+                raise ValueError('each grafana user needs {"login": ..., "password": ...}')
+        probe = _GrafanaServer.__new__(_GrafanaServer)
+        probe.configure(section, {"loki_url": "http://loki", "tempo_url": "http://tempo"})
+        uids = [ds["uid"] for ds in probe.datasources]
+        if len(set(uids)) != len(uids):
+            raise ValueError("datasource uids must be unique: %s" % ", ".join(uids))
+        for key in ("cert", "key"):
+            path = (section.get("tls") or {}).get(key)
+            if path:
+                with open(path, encoding="ascii"):
+                    pass
+
+
 def _set_process_title(title):
     try:
         with open("/proc/self/comm", "w", encoding="ascii") as handle:
@@ -1708,9 +1748,7 @@ def main(argv=None):
         if not isinstance(config, dict) or not any(k in config for k in ("grafana", "loki", "tempo")):
             raise ValueError('the config needs at least one of "grafana", "loki", "tempo"')
         if args.check:
-            for name in ("grafana", "loki", "tempo"):
-                if name in config:
-                    _split_listen(config[name].get("listen", "127.0.0.1:0"))
+            check_config(config)
             print("config OK")
             return 0
         stack = start_stack(config, verbose=args.verbose)

@@ -400,9 +400,20 @@ def test_cli_starts_reports_its_ports_and_stops_on_sigterm(tmp_path):
     assert (check.returncode, check.stdout.strip()) == (0, "config OK")
     bad = tmp_path / "bad.json"
     bad.write_text("{}")
-    assert (
-        subprocess.run([sys.executable, script, "--config", str(bad)], check=False, capture_output=True).returncode == 2
-    )
+    assert subprocess.run([sys.executable, script, "--config", str(bad)], check=False).returncode == 2
+    for doc in (
+        {"grafana": {"datasources": [{"name": "Thanos", "type": "prometheus"}]}},  # no url
+        {"grafana": {"datasources": [{"uid": "a", "name": "A", "type": "loki", "url": "http://x"}] * 2}},
+        {"grafana": {"tokens": [{"token": "t", "role": "Owner"}]}},
+        {"loki": {"load": [{"streams": [{"stream": {}, "values": []}]}]}},
+        {"loki": {"listen": "3100"}},
+    ):
+        bad.write_text(json.dumps(doc))
+        checked = subprocess.run(
+            [sys.executable, script, "--config", str(bad), "--check"], check=False, capture_output=True, text=True
+        )
+        assert checked.returncode == 2, doc
+        assert checked.stderr.startswith("grafana stand-in: bad config"), checked.stderr
     proc = subprocess.Popen([sys.executable, script, "--config", str(config)], stdout=subprocess.PIPE, text=True)
     try:
         line = proc.stdout.readline()
