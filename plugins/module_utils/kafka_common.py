@@ -28,8 +28,10 @@ KAFKA_VERSION = None
 try:
     import kafka
     import kafka.errors as kafka_errors
-    from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
-    from kafka.admin import ConfigResource, ConfigResourceType, NewPartitions, NewTopic
+
+    # the modules import these from here (one guarded import for all of them)
+    from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition  # pylint: disable=unused-import
+    from kafka.admin import ConfigResource, ConfigResourceType, NewPartitions, NewTopic  # pylint: disable=unused-import
 
     KAFKA_VERSION = getattr(kafka, "__version__", None)
     HAS_KAFKA = True
@@ -105,7 +107,9 @@ def connection_problems(params):
     if sasl_set and not protocol.startswith("SASL_"):
         problems.append(
             "{0} set but security_protocol is {1}: SASL credentials are only used with "
-            "security_protocol SASL_PLAINTEXT or SASL_SSL".format(" and ".join(sasl_set) + (" is" if len(sasl_set) == 1 else " are"), protocol)
+            "security_protocol SASL_PLAINTEXT or SASL_SSL".format(
+                " and ".join(sasl_set) + (" is" if len(sasl_set) == 1 else " are"), protocol
+            )
         )
     ssl_set = [k for k in ("ssl_cafile", "ssl_certfile", "ssl_keyfile") if params.get(k)]
     if ssl_set and protocol not in ("SSL", "SASL_SSL"):
@@ -251,10 +255,16 @@ class _LogCapture(logging.Handler):
 
 
 _CAUSE_PATTERNS = [
-    (re.compile(r"Sasl\w*", re.I), "the broker refused the SASL handshake ({0}): its listener does not offer SASL with this mechanism"),
+    (
+        re.compile(r"Sasl\w*", re.I),
+        "the broker refused the SASL handshake ({0}): its listener does not offer SASL with this mechanism",
+    ),
     (re.compile(r"^(?=.*(?:SSL|TLS|certificate))(?=.*(?:error|fail|handshake|refused))", re.I), "TLS failed ({0})"),
     (re.compile(r"ECONNREFUSED|Connection refused|returned error 111", re.I), "connection refused"),
-    (re.compile(r"getaddrinfo|Name or service not known|DNS lookup failed|not resolve", re.I), "the host name does not resolve"),
+    (
+        re.compile(r"getaddrinfo|Name or service not known|DNS lookup failed|not resolve", re.I),
+        "the host name does not resolve",
+    ),
     (re.compile(r"timed out|ETIMEDOUT", re.I), "the connection timed out"),
 ]
 
@@ -319,8 +329,9 @@ class KafkaModuleHelper(object):
             try:
                 with deadline(5, "closing the client"):
                     client.close()
-            except Exception:  # pylint: disable=broad-except
-                pass
+            except Exception as exc:  # pylint: disable=broad-except
+                # the result is already decided; a client that does not close cleanly changes nothing
+                self.module.debug("closing a Kafka client failed: {0}".format(exc))
 
     def validate_topic(self, name, option="topic"):
         problem = validate_topic_name(name)
@@ -342,7 +353,10 @@ class KafkaModuleHelper(object):
         )
         if causes:
             msg += "; cause: " + "; ".join(causes[:3])
-        msg += ". Check the address and port, that the broker is running, and that security_protocol/SASL/TLS match its listener."
+        msg += (
+            ". Check the address and port, that the broker is running, and that "
+            "security_protocol/SASL/TLS match its listener."
+        )
         return msg
 
     def connect(self, client_class, **extra):
@@ -399,7 +413,7 @@ def is_unsupported_by_broker(exc):
         for name in ("IncompatibleBrokerVersion", "UnsupportedVersionError", "InvalidRequestError")
         if hasattr(kafka_errors, name)
     )
-    return isinstance(exc, types) or isinstance(exc, NotImplementedError)
+    return isinstance(exc, (*types, NotImplementedError))
 
 
 # ------------------------------------------------------------------ metadata, both shapes
@@ -479,7 +493,10 @@ def kcat_style_summary(cluster, topics, origin=None):
         for p in topic["partitions"]:
             lines.append(
                 "    partition {0}, leader {1}, replicas: {2}, isrs: {3}".format(
-                    p["partition"], p["leader"], ",".join(str(r) for r in p["replicas"]), ",".join(str(r) for r in p["isrs"])
+                    p["partition"],
+                    p["leader"],
+                    ",".join(str(r) for r in p["replicas"]),
+                    ",".join(str(r) for r in p["isrs"]),
                 )
             )
     return lines
@@ -500,7 +517,7 @@ def describe_topics(helper, admin):
     return topics
 
 
-def wait_for_topic(helper, admin, name, present=True, partitions=None, timeout=None):
+def wait_for_topic(helper, admin, name, present=True, partitions=None, *, timeout=None):
     """Poll the metadata until the topic is (or is no longer) there, with a deadline. True when it is."""
     limit = time.monotonic() + (timeout if timeout is not None else helper.timeout)
     delay = 0.05
@@ -530,7 +547,9 @@ def describe_topic_config(helper, admin, name):
         # 3.0 hides entries whose source is DEFAULT_CONFIG unless asked: Tansu reports every
         # topic setting with that source
         kwargs["config_filter"] = "all"
-    raw = helper.call("describing the configuration of topic {0!r}".format(name), admin.describe_configs, [resource], **kwargs)
+    raw = helper.call(
+        "describing the configuration of topic {0!r}".format(name), admin.describe_configs, [resource], **kwargs
+    )
     return parse_describe_configs(raw, name)
 
 
@@ -543,7 +562,9 @@ def parse_describe_configs(raw, name):
     if isinstance(raw, dict):
         for key, entry in (raw.get("topic") or {}).get(name, {}).items():
             source = entry.get("config_source")
-            config[key] = dict(value=entry.get("value"), dynamic=source in ("DYNAMIC_TOPIC_CONFIG", _DYNAMIC_TOPIC_CONFIG))
+            config[key] = dict(
+                value=entry.get("value"), dynamic=source in ("DYNAMIC_TOPIC_CONFIG", _DYNAMIC_TOPIC_CONFIG)
+            )
         return config
     for response in raw or []:
         for resource in getattr(response, "resources", []):
@@ -586,25 +607,26 @@ def alter_topic_config(helper, admin, name, changes, current):
 
 
 # ------------------------------------------------------------------ templates
-class _Fields(dict):
-    def __missing__(self, key):
-        raise KeyError(key)
+_FIELD_RE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+TEMPLATE_FIELDS = ("index", "topic")
 
 
 def render_template(template, option, index, topic):
-    """str.format with {index} (1-based) and {topic}; a bad template is a clear error."""
-    try:
-        return template.format_map(_Fields(index=index, topic=topic))
-    except KeyError as exc:
+    """Replace {index} (1-based) and {topic}; other braces stay as they are (JSON values work).
+
+    Not str.format: Ansible templates the module arguments with Jinja first, so format's {{ }}
+    escapes cannot reach the module. A bare {name} that is not a field is most likely a typo,
+    and an error.
+    """
+    unknown = sorted(set(name for name in _FIELD_RE.findall(template) if name not in TEMPLATE_FIELDS))
+    if unknown:
         raise ValueError(
-            "{0} {1!r} uses the unknown field {{{2}}}: the fields are {{index}} and {{topic}} "
-            "(write {{{{ and }}}} for literal braces)".format(option, template, exc.args[0])
-        ) from None
-    except (IndexError, ValueError, AttributeError) as exc:
-        raise ValueError(
-            "{0} {1!r} is not a valid template ({2}): the fields are {{index}} and {{topic}} "
-            "(write {{{{ and }}}} for literal braces)".format(option, template, exc)
-        ) from None
+            "{0} {1!r} uses the unknown field {2}: the fields are {{index}} and {{topic}}".format(
+                option, template, ", ".join("{" + name + "}" for name in unknown)
+            )
+        )
+    values = dict(index=str(index), topic=topic)
+    return _FIELD_RE.sub(lambda match: values[match.group(1)], template)
 
 
 def decode_bytes(data):
@@ -653,7 +675,9 @@ def summarize_deliveries(records):
     """Per-partition count and first/last offsets from (partition, offset) pairs."""
     partitions = {}
     for partition, offset in records:
-        entry = partitions.setdefault(partition, dict(partition=partition, count=0, first_offset=offset, last_offset=offset))
+        entry = partitions.setdefault(
+            partition, dict(partition=partition, count=0, first_offset=offset, last_offset=offset)
+        )
         entry["count"] += 1
         if offset is not None and offset >= 0:
             if entry["first_offset"] is None or entry["first_offset"] < 0 or offset < entry["first_offset"]:

@@ -155,7 +155,8 @@ messages:
     headers:
       description: Headers, name to decoded value.
       type: dict
-  sample: [{value: "devsecops dojo message#1", key: null, partition: 0, offset: 0, timestamp: 1767225600000, headers: {}}]
+  sample:
+    - {value: "devsecops dojo message#1", key: null, partition: 0, offset: 0, timestamp: 1767225600000, headers: {}}
 count:
   description: Number of messages read.
   returned: always
@@ -212,7 +213,6 @@ from ansible_collections.dojo.kafka_observability.plugins.module_utils.kafka_com
     kafka_argument_spec,
 )
 
-
 FETCH_MAX_WAIT_MS = 100
 JOIN_HINT = (
     ". With kafka-python 2.0.2, an UnknownError here is Tansu answering JoinGroup v2 with"
@@ -233,17 +233,29 @@ def to_message(record):
     )
 
 
+def seek_to_end(consumer, tps, others, params):
+    """Position `tps` after their last message.
+
+    Tansu's end offset is the base offset of the last batch + 1 (not its last offset + 1): read
+    and drop what is already there until a fetch round brings nothing. `others` (assigned
+    partitions positioned elsewhere) are paused meanwhile.
+    """
+    consumer.seek_to_end(*tps)
+    if others:
+        consumer.pause(*others)
+    limit = time.monotonic() + params["timeout"]
+    while time.monotonic() < limit and consumer.poll(timeout_ms=int(END_CHECK_SECONDS * 1000)):
+        pass
+    if others:
+        consumer.resume(*others)
+
+
 def seek_start(helper, consumer, tps, params):
     start = params["start"]
     if start == "beginning":
         consumer.seek_to_beginning(*tps)
     elif start == "end":
-        consumer.seek_to_end(*tps)
-        # Tansu's end offset is the base offset of the last batch + 1 (not its last offset + 1):
-        # read and drop what is already there until a fetch round brings nothing
-        limit = time.monotonic() + params["timeout"]
-        while time.monotonic() < limit and consumer.poll(timeout_ms=int(END_CHECK_SECONDS * 1000)):
-            pass
+        seek_to_end(consumer, tps, [], params)
     elif start == "offset":
         for tp in tps:
             consumer.seek(tp, params["offset"])
@@ -253,17 +265,25 @@ def seek_start(helper, consumer, tps, params):
             consumer.offsets_for_times,
             dict((tp, params["timestamp"]) for tp in tps),
         )
-        ends = helper.call("reading end offsets", consumer.end_offsets, tps)
+        after_last = []
         for tp in tps:
             entry = (found or {}).get(tp)
-            consumer.seek(tp, entry.offset if entry is not None else ends[tp])
+            # no message at or after the timestamp: Kafka answers offset -1, Tansu offset 0 with timestamp -1
+            if entry is None or entry.offset < 0 or (entry.timestamp is not None and entry.timestamp < 0):
+                after_last.append(tp)
+            else:
+                consumer.seek(tp, entry.offset)
+        if after_last:
+            seek_to_end(consumer, after_last, [tp for tp in tps if tp not in after_last], params)
 
 
 def main():
     module = AnsibleModule(
         argument_spec=kafka_argument_spec(
             topic=dict(type="str", required=True),
-            start=dict(type="str", default="beginning", choices=["beginning", "end", "offset", "timestamp", "committed"]),
+            start=dict(
+                type="str", default="beginning", choices=["beginning", "end", "offset", "timestamp", "committed"]
+            ),
             offset=dict(type="int"),
             timestamp=dict(type="int"),
             partitions=dict(type="list", elements="int"),
@@ -277,8 +297,12 @@ def main():
             expect_contains=dict(type="list", elements="str"),
             expect_regex=dict(type="str"),
         ),
-        required_if=KAFKA_COMMON_REQUIRED_IF
-        + [("start", "offset", ("offset",)), ("start", "timestamp", ("timestamp",)), ("start", "committed", ("group_id",))],
+        required_if=[
+            *KAFKA_COMMON_REQUIRED_IF,
+            ("start", "offset", ("offset",)),
+            ("start", "timestamp", ("timestamp",)),
+            ("start", "committed", ("group_id",)),
+        ],
         required_together=KAFKA_COMMON_REQUIRED_TOGETHER,
         mutually_exclusive=[("partitions", "group_id")],
         supports_check_mode=True,
@@ -318,7 +342,9 @@ def main():
         )
     consumer = helper.connect(KafkaConsumer, **settings)
 
-    available = helper.call("fetching the partitions of topic {0!r}".format(topic), consumer.partitions_for_topic, topic)
+    available = helper.call(
+        "fetching the partitions of topic {0!r}".format(topic), consumer.partitions_for_topic, topic
+    )
     if not available:
         helper.fail(
             "topic {0!r} does not exist on Kafka broker(s) {1} (no partitions in the metadata)".format(
@@ -418,15 +444,19 @@ def main():
         [m["value"] for m in messages], params["expect_count"], params["expect_contains"], params["expect_regex"]
     )
     if problems:
-        why = "" if reached_end or not params["stop_at_end"] else " (stopped after {0:g} s or {1} messages before the end)".format(
-            params["timeout"], params["max_messages"]
+        why = (
+            ""
+            if reached_end or not params["stop_at_end"]
+            else " (stopped after {0:g} s or {1} messages before the end)".format(
+                params["timeout"], params["max_messages"]
+            )
         )
         helper.fail(
             "expectations not met on topic {0!r} (start: {1}): {2}; {3}{4}".format(
                 topic, params["start"], "; ".join(problems), describe_found(messages), why
             ),
             problems=problems,
-            **result
+            **result,
         )
     helper.exit(**result)
 

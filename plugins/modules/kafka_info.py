@@ -20,8 +20,14 @@ author:
 extends_documentation_fragment:
   - dojo.kafka_observability.kafka
   - ansible.builtin.action_common_attributes
-  - ansible.builtin.action_common_attributes.info_module
 attributes:
+  check_mode:
+    support: full
+    details: Reads only; check mode runs it as usual.
+  diff_mode:
+    support: none
+  platform:
+    platforms: posix
   action_group:
     description: Use C(group/dojo.kafka_observability.kafka) in C(module_defaults) to set the connection options once.
     support: full
@@ -192,7 +198,11 @@ def main():
         describe_topics(helper, admin), module.params["topics"], module.params["include_internal"]
     )
     controller = [b for b in cluster["brokers"] if b["controller"]]
-    origin = "{0}: {1}:{2}/{0}".format(controller[0]["id"], controller[0]["host"], controller[0]["port"]) if controller else None
+    origin = (
+        "{0}: {1}:{2}/{0}".format(controller[0]["id"], controller[0]["host"], controller[0]["port"])
+        if controller
+        else None
+    )
     helper.exit(
         changed=False,
         cluster_id=cluster["cluster_id"],

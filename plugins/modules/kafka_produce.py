@@ -47,20 +47,21 @@ options:
       - Number of messages.
     type: int
     default: 1
-  message:
+  message_template:
     description:
       - Value of each message. C({index}) is the message number (1-based, as in the runbook),
-        C({topic}) the topic; write C({{) and C(}}) for literal braces.
+        C({topic}) the topic. Other braces are kept, so JSON values work.
+      - (Ansible reserves the option name C(message).)
     type: str
     default: "devsecops dojo message#{index}"
   key:
     description:
-      - Key of each message, a template like O(message). No key when omitted (the partitioner spreads
+      - Key of each message, a template like O(message_template). No key when omitted (the partitioner spreads
         the messages over the partitions).
     type: str
   headers:
     description:
-      - Headers of each message; values are templates like O(message).
+      - Headers of each message; values are templates like O(message_template).
     type: dict
     default: {}
   interval:
@@ -178,7 +179,7 @@ from ansible_collections.dojo.kafka_observability.plugins.module_utils.kafka_com
 def build_messages(params, index):
     """(value, key, headers) of message `index` as bytes."""
     topic = params["topic"]
-    value = render_template(params["message"], "message", index, topic).encode("utf-8")
+    value = render_template(params["message_template"], "message_template", index, topic).encode("utf-8")
     key = None
     if params["key"] is not None:
         key = render_template(params["key"], "key", index, topic).encode("utf-8")
@@ -210,7 +211,7 @@ def main():
         argument_spec=kafka_argument_spec(
             topic=dict(type="str", required=True),
             count=dict(type="int", default=1),
-            message=dict(type="str", default="devsecops dojo message#{index}"),
+            message_template=dict(type="str", default="devsecops dojo message#{index}"),
             key=dict(type="str", no_log=False),
             headers=dict(type="dict", default={}),
             interval=dict(type="float", default=0),
@@ -282,7 +283,7 @@ def main():
         if failed is None:
             failed = next((i for i, f in sent_futures if not f.is_done), index)
         reason = "no answer within the delivery timeout" if isinstance(exc, KafkaDeadlineExceeded) else error_text(exc)
-        acked = sum(1 for _, f in sent_futures if f.is_done and f.succeeded())
+        acked = sum(1 for dummy, f in sent_futures if f.is_done and f.succeeded())
         helper.fail(
             "message #{0} to topic {1!r} could not be sent: {2} ({3} of {4} messages acknowledged{5})".format(
                 failed,
@@ -301,8 +302,12 @@ def main():
     deliveries = []
     for index, future in sent_futures:
         if not future.is_done or future.failed():
-            reason = error_text(future.exception) if future.is_done else "not acknowledged within {0:g} s".format(delivery_timeout)
-            acked = sum(1 for _, f in sent_futures if f.is_done and f.succeeded())
+            reason = (
+                error_text(future.exception)
+                if future.is_done
+                else "not acknowledged within {0:g} s".format(delivery_timeout)
+            )
+            acked = sum(1 for dummy, f in sent_futures if f.is_done and f.succeeded())
             helper.fail(
                 "message #{0} to topic {1!r} could not be sent: {2} ({3} of {4} messages acknowledged)".format(
                     index, topic, reason, acked, count

