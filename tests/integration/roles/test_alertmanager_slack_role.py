@@ -1,0 +1,252 @@
+"""The alertmanager_slack role run for real against a real Alertmanager 0.28 and the Slack sink stand-in.
+
+Debian's Alertmanager build reads its default notification templates from the fixed path
+/usr/share/prometheus/alertmanager/: the fixture starts it in a private mount namespace
+(unshare, root) where an overlay adds that directory from build/trixie/root, leaving the
+host untouched.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.support.ansible_run import REPO
+from tests.support.prometheus import free_port, prometheus_binary, wait_for
+
+from .conftest import USER, run_role
+
+pytestmark = pytest.mark.slow
+
+TRIXIE_SHARE = REPO / "build" / "trixie" / "root" / "usr" / "share"
+SLACK_SINK = REPO / "tests" / "support" / "standins" / "slack_sink_standin.py"
+USER_CONFIG = """# the user's own Alertmanager configuration
+route:
+  receiver: default
+  group_by: [alertname]
+  routes:
+    - receiver: ops
+      matchers: ['team="ops"']
+receivers:
+  - name: default
+  - name: ops
+    webhook_configs:
+      - url: http://127.0.0.1:9/hook
+"""
+
+
+def http(url, data=None, method=None, timeout=10):
+    body = json.dumps(data).encode() if data is not None else None
+    request = urllib.request.Request(url, data=body, method=method, headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        text = response.read().decode()
+    return json.loads(text) if text.strip()[:1] in ("[", "{") else text
+
+
+class Alertmanager:
+    def __init__(self, workdir):
+        if os.geteuid() != 0:
+            pytest.fail("this test starts Alertmanager in a private mount namespace: run it as root")
+        self.workdir = Path(workdir)
+        self.config_path = self.workdir / "alertmanager.yml"
+        self.port = free_port()
+        self.url = "http://127.0.0.1:%d" % self.port
+        self.log_path = self.workdir / "alertmanager.log"
+        binary = prometheus_binary("alertmanager")
+        script = (
+            'mount -t overlay overlay -o "lowerdir={share}:/usr/share" /usr/share && exec "{binary}" '
+            '--config.file="{config}" --web.listen-address=127.0.0.1:{port} --cluster.listen-address= '
+            '--storage.path="{data}"'
+        ).format(share=TRIXIE_SHARE, binary=binary, config=self.config_path, port=self.port, data=self.workdir / "data")
+        with open(self.log_path, "wb") as log:
+            self.process = subprocess.Popen(
+                ["unshare", "--mount", "--propagation", "private", "sh", "-c", script],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        wait_for(self.ready, timeout=30, what="Alertmanager /-/ready")
+
+    def ready(self):
+        if self.process.poll() is not None:
+            raise RuntimeError("alertmanager exited: " + self.log_path.read_text()[-2000:])
+        try:
+            return http(self.url + "/-/ready") is not None
+        except OSError:
+            return False
+
+    def running_config(self):
+        return yaml.safe_load(http(self.url + "/api/v2/status")["config"]["original"])
+
+    def post_alert(self, labels, resolved=False):
+        alert = {"labels": labels, "annotations": {"summary": "test"}}
+        if resolved:
+            alert["endsAt"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 1))
+        http(self.url + "/api/v2/alerts", [alert], method="POST")
+
+    def stop(self):
+        self.process.terminate()
+        self.process.wait(timeout=15)
+
+
+class SlackSink:
+    def __init__(self):
+        self.port = free_port()
+        self.url = "http://127.0.0.1:%d" % self.port
+        self.process = subprocess.Popen(
+            [sys.executable, str(SLACK_SINK), "--listen", "127.0.0.1:%d" % self.port],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        assert "ready" in self.process.stdout.readline()
+
+    def messages(self):
+        return http(self.url + "/messages")
+
+    def stop(self):
+        self.process.terminate()
+        self.process.wait(timeout=15)
+
+
+@pytest.fixture
+def alertmanager(tmp_path):
+    workdir = tmp_path / "alertmanager"
+    workdir.mkdir()
+    (workdir / "alertmanager.yml").write_text(USER_CONFIG)
+    server = Alertmanager(workdir)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def slack():
+    sink = SlackSink()
+    try:
+        yield sink
+    finally:
+        sink.stop()
+
+
+def role_vars(config_path, webhook, **extra):
+    values = {
+        "alertmanager_slack_user": USER,
+        "alertmanager_slack_config_file": str(config_path),
+        "alertmanager_slack_amtool": prometheus_binary("amtool"),
+        "alertmanager_slack_webhook_url": webhook,
+        "alertmanager_slack_wait_retries": 30,
+    }
+    values.update(extra)
+    return values
+
+
+def test_slack_route_merged_reloaded_and_delivering(tmp_path, alertmanager, slack):
+    webhook = slack.url + "/services/T000TEST/B000TEST/secret-token-123"
+    extra = {"alertmanager_slack_url": alertmanager.url, "alertmanager_slack_group_wait": "1s"}
+    proc, recap = run_role(tmp_path, "alertmanager_slack", role_vars(alertmanager.config_path, webhook, **extra))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "secret-token-123" not in proc.stdout + proc.stderr
+
+    written = yaml.safe_load(alertmanager.config_path.read_text())
+    assert "secret-token-123" not in alertmanager.config_path.read_text()
+    url_file = alertmanager.workdir / "slack_webhook_url"
+    assert url_file.read_text() == webhook
+    assert url_file.stat().st_mode & 0o777 == 0o600
+    assert [r["name"] for r in written["receivers"]] == ["default", "ops", "slack-kafka"]
+    assert written["receivers"][2]["slack_configs"] == [{"api_url_file": str(url_file), "send_resolved": True}]
+    assert written["route"]["receiver"] == "default"
+    assert [r["receiver"] for r in written["route"]["routes"]] == ["slack-kafka", "ops"]
+    assert written["route"]["routes"][0]["matchers"] == ['service="kafka"']
+    assert not list(alertmanager.workdir.glob("*ansible-staging*"))
+    # Alertmanager runs it
+    assert [r["name"] for r in alertmanager.running_config()["receivers"]] == ["default", "ops", "slack-kafka"]
+
+    # an alert with service=kafka reaches Slack, then its resolution; another service does not
+    alertmanager.post_alert({"alertname": "SomethingElse", "service": "web"})
+    labels = {"alertname": "KafkaContainerDown", "service": "kafka", "severity": "critical", "instance": "b:9882"}
+    alertmanager.post_alert(labels)
+    first = wait_for(slack.messages, timeout=60, what="the Slack notification")
+    assert first[0]["path"] == "/services/T000TEST/B000TEST/secret-token-123"
+    text = json.dumps(first[0]["payload"])
+    assert "KafkaContainerDown" in text and "FIRING" in text
+    alertmanager.post_alert(labels, resolved=True)
+    wait_for(
+        lambda: any("RESOLVED" in json.dumps(m["payload"]) for m in slack.messages()),
+        timeout=90,
+        what="the resolved notification",
+    )
+    assert all("SomethingElse" not in json.dumps(m["payload"]) for m in slack.messages())
+
+    # idempotent; check mode sees nothing to do
+    proc, recap = run_role(tmp_path, "alertmanager_slack", role_vars(alertmanager.config_path, webhook, **extra))
+    assert proc.returncode == 0 and recap["changed"] == 0, proc.stdout
+    proc, recap = run_role(
+        tmp_path, "alertmanager_slack", role_vars(alertmanager.config_path, webhook, **extra), check=True
+    )
+    assert proc.returncode == 0 and recap["changed"] == 0, proc.stdout
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ({"alertmanager_slack_matchers": ['service=~"("']}, "amtool check-config says"),
+        ({"alertmanager_slack_group_wait": "soon"}, "not a valid duration string"),
+        ({"alertmanager_slack_repeat_interval": "0s"}, "repeat_interval cannot be zero"),
+    ],
+    ids=["bad-matcher", "bad-duration", "zero-repeat"],
+)
+def test_bad_input_fails_clearly_and_changes_nothing(tmp_path, alertmanager, snapshot, extra, message):
+    extra = dict(extra, alertmanager_slack_url=alertmanager.url)
+    webhook = "https://hooks.example.invalid/services/T/B/x"
+    proc, _ = run_role(
+        tmp_path,
+        "alertmanager_slack",
+        role_vars(alertmanager.config_path, webhook, alertmanager_slack_url=alertmanager.url),
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    before = snapshot(alertmanager.workdir)
+    running = alertmanager.running_config()
+
+    proc, _ = run_role(tmp_path, "alertmanager_slack", role_vars(alertmanager.config_path, webhook, **extra))
+    output = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert message in output and "nothing was changed" in output
+    assert snapshot(alertmanager.workdir) == before
+    assert alertmanager.ready() and alertmanager.running_config() == running
+
+
+def test_missing_webhook_url_fails_without_printing_anything(tmp_path, snapshot):
+    config = tmp_path / "am" / "alertmanager.yml"
+    config.parent.mkdir()
+    config.write_text(USER_CONFIG)
+    before = snapshot(config.parent)
+    for bad in ("", "not a url"):
+        proc, _ = run_role(
+            tmp_path, "alertmanager_slack", role_vars(config, bad, alertmanager_slack_reload_method="none")
+        )
+        assert proc.returncode != 0
+        assert "censored" in proc.stdout  # no_log: the value is never shown
+        assert snapshot(config.parent) == before
+
+
+def test_missing_config_is_created_with_slack_as_default_route(tmp_path):
+    config = tmp_path / "fresh" / "alertmanager.yml"
+    webhook = "https://hooks.example.invalid/services/T/B/x"
+    proc, _ = run_role(
+        tmp_path, "alertmanager_slack", role_vars(config, webhook, alertmanager_slack_reload_method="none")
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    written = yaml.safe_load(config.read_text())
+    assert written["route"]["receiver"] == "slack-kafka"
+    assert [r["name"] for r in written["receivers"]] == ["slack-kafka"]
+    checked = subprocess.run(
+        [prometheus_binary("amtool"), "check-config", str(config)], capture_output=True, text=True, check=False
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
