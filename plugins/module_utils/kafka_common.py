@@ -178,7 +178,9 @@ def error_text(exc):
     text = text.splitlines()[0] if text else name
     if len(text) > 300:
         text = text[:297] + "..."
-    return text.rstrip(".")
+    if text.endswith(".") and not text.endswith("..."):
+        text = text[:-1]
+    return text
 
 
 class KafkaDeadlineExceeded(Exception):
