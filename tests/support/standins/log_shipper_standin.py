@@ -17,8 +17,8 @@ Contract
 - Labels: every ``--label k=v`` (the lab passes ``job=kafka``, ``host=broker``,
   ``service_name=kafka``), ``unit=<unit>``, and ``container=<CONTAINER_NAME>`` for lines
   written by the container (podman's journald driver sets that field).
-- Line: the entry's ``MESSAGE`` (binary messages decoded as UTF-8 with replacement);
-  timestamp: ``__REALTIME_TIMESTAMP``.
+- Line: the entry's ``MESSAGE`` without the trailing newline podman's journald driver keeps
+  (binary messages decoded as UTF-8 with replacement); timestamp: ``__REALTIME_TIMESTAMP``.
 - Batches of up to ``--batch-size`` lines, sent at the latest ``--batch-wait`` seconds after
   their first line. A failed push is retried with backoff (up to 30 s) and never dropped;
   the cursor of the last pushed entry is saved to ``--state-file`` after each successful
@@ -57,8 +57,9 @@ def entry_line(entry):
     if message is None:
         return None
     if isinstance(message, list):  # journalctl -o json writes non-UTF-8 messages as byte arrays
-        return bytes(b & 0xFF for b in message).decode("utf-8", "replace")
-    return str(message)
+        message = bytes(b & 0xFF for b in message).decode("utf-8", "replace")
+    # podman's journald log driver keeps the line's newline in MESSAGE
+    return str(message)[:-1] if str(message).endswith("\n") else str(message)
 
 
 def to_streams(entries, labels, unit):
