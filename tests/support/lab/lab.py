@@ -594,7 +594,8 @@ def cmd_status(_args):
             text=True,
             check=False,
         )
-        print("  {0:<11} {1:<15} {2}".format(g["name"], g["address"], res.stdout.strip()))
+        state = res.stdout.strip() or "no answer over ssh (rc {0})".format(res.returncode)
+        print("  {0:<11} {1:<15} {2}".format(g["name"], g["address"], state))
     return rc
 
 
