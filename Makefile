@@ -142,3 +142,16 @@ build: deps ## build dojo-kafka_observability-<version>.tar.gz into build/
 .PHONY: clean
 clean: ## remove build products (keeps the venv and the cached lab trees)
 	rm -rf $(BUILD)/sanity $(BUILD)/*.tar.gz .pytest_cache .ruff_cache
+
+# ---------------------------------------------------------------- benchmarks (not timed tests)
+# `make bench` runs every bench-* target; an area adds its own with a line `bench: bench-<area>`.
+.PHONY: bench bench-kafka
+bench: bench-kafka ## benchmarks: kafka_produce vs one kcat process per message (the runbook's producer.sh)
+
+$(STAMPS)/kcat-trixie: benchmarks/fetch-kcat-trixie-kafka.sh
+	@mkdir -p $(STAMPS)
+	benchmarks/fetch-kcat-trixie-kafka.sh $(BUILD)/kcat-trixie
+	@touch $@
+
+bench-kafka: deps $(STAMPS)/kcat-trixie ## kafka_produce (10,000 msgs) vs trixie's kcat, one process per message
+	$(BIN)/python benchmarks/bench_kafka_produce.py --kcat-root $(BUILD)/kcat-trixie
