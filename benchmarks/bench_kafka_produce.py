@@ -61,7 +61,7 @@ def main():
     args = parser.parse_args()
     kcat = str(Path(args.kcat_root) / "kcat")
     version = subprocess.run([kcat, "-V"], capture_output=True, text=True, check=True).stdout.splitlines()
-    kcat_version = next((line for line in version if line.startswith("Version")), "?").split(" (")[0]
+    kcat_version = next((line for line in version if line.startswith("Version")), "?").split(" (")[0].split()[-1]
     librdkafka = next((line.split("librdkafka ")[1].split()[0] for line in version if "librdkafka " in line), "?")
 
     with tansu_broker() as broker:
@@ -96,7 +96,7 @@ def main():
     print()
     print("kafka_produce vs the runbook's producer.sh approach, real Tansu broker on 127.0.0.1")
     print(
-        "  kafka-python {0} (in the module), baseline {1} / librdkafka {2} (Debian trixie)".format(
+        "  kafka-python {0} (in the module), baseline kcat {1} / librdkafka {2} (Debian trixie)".format(
             produced.get("kafka_python_version"), kcat_version, librdkafka
         )
     )
@@ -120,6 +120,11 @@ def main():
         " sometimes waits ~1 s for its broker thread)".format(
             statistics.median(each), each[int(len(each) * 0.9) - 1], slow, len(each)
         )
+    )
+    median_rate = 1 / statistics.median(each)
+    print(
+        "  at the median process time kcat would do {0:.1f} msg/s: ratio {1:.0f}x (module time), {2:.0f}x (incl."
+        " ansible)".format(median_rate, module_rate / median_rate, wall_rate / median_rate)
     )
     print("  all {0} + {1} messages read back with kafka_consume".format(args.count, args.baseline_count))
 
