@@ -461,8 +461,13 @@ def down(lab, quiet=False):
         # systemd-nspawn died (crash, kill -9): the guests run on; ask their systemd to power off
         say("powering off {0} orphaned guest(s) (SIGRTMIN+4 to their systemd)".format(len(orphans)))
         signal_all(orphans, signal.SIGRTMIN + 4)
-    if (nspawns or orphans) and not wait_gone(STOP_DEADLINE, "the guests to power off"):
-        say("  guests still there after {0:.0f}s: SIGKILL".format(STOP_DEADLINE))
+    if nspawns and not wait_gone(STOP_DEADLINE / 2, "the guests to power off"):
+        # seen once: nspawn did not pass the request on; ask the guests' systemd directly
+        say("  guests still there after {0:.0f}s: SIGRTMIN+4 to their systemd".format(STOP_DEADLINE / 2))
+        orphans = guest_inits()
+        signal_all(orphans, signal.SIGRTMIN + 4)
+    if (nspawns or orphans) and not wait_gone(STOP_DEADLINE / 2, "the guests to power off"):
+        say("  guests still there: SIGKILL")
     if lab_pids():
         signal_all(lab_pids(), signal.SIGKILL)
         if not wait_gone(10, "killed processes"):
