@@ -34,7 +34,10 @@ def write_inventory(tmp_path, brokers=None):
 
 
 def run_role(tmp_path, role, extra_vars, *, check=False, brokers=None, args=()):
-    """ansible-playbook applying dojo.kafka_observability.<role> to localhost; returns (proc, recap)."""
+    """ansible-playbook applying dojo.kafka_observability.<role> to localhost.
+
+    Returns the CompletedProcess, with `.recap` (ok/changed/unreachable/failed of localhost).
+    """
     playbook = tmp_path / "apply-{0}.yml".format(role)
     playbook.write_text(
         json.dumps(
@@ -50,7 +53,8 @@ def run_role(tmp_path, role, extra_vars, *, check=False, brokers=None, args=()):
     )
     inventory = write_inventory(tmp_path, brokers)
     proc = run_playbook(playbook, inventory=inventory, extra_vars=extra_vars, check=check, env=become_env(), args=args)
-    return proc, recap(proc.stdout)
+    proc.recap = recap(proc.stdout)
+    return proc
 
 
 def recap(stdout):

@@ -150,7 +150,7 @@ def role_vars(config_path, webhook, **extra):
 def test_slack_route_merged_reloaded_and_delivering(tmp_path, alertmanager, slack):
     webhook = slack.url + "/services/T000TEST/B000TEST/secret-token-123"
     extra = {"alertmanager_slack_url": alertmanager.url, "alertmanager_slack_group_wait": "1s"}
-    proc, recap = run_role(tmp_path, "alertmanager_slack", role_vars(alertmanager.config_path, webhook, **extra))
+    proc = run_role(tmp_path, "alertmanager_slack", role_vars(alertmanager.config_path, webhook, **extra))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "secret-token-123" not in proc.stdout + proc.stderr
 
@@ -185,12 +185,10 @@ def test_slack_route_merged_reloaded_and_delivering(tmp_path, alertmanager, slac
     assert all("SomethingElse" not in json.dumps(m["payload"]) for m in slack.messages())
 
     # idempotent; check mode sees nothing to do
-    proc, recap = run_role(tmp_path, "alertmanager_slack", role_vars(alertmanager.config_path, webhook, **extra))
-    assert proc.returncode == 0 and recap["changed"] == 0, proc.stdout
-    proc, recap = run_role(
-        tmp_path, "alertmanager_slack", role_vars(alertmanager.config_path, webhook, **extra), check=True
-    )
-    assert proc.returncode == 0 and recap["changed"] == 0, proc.stdout
+    proc = run_role(tmp_path, "alertmanager_slack", role_vars(alertmanager.config_path, webhook, **extra))
+    assert proc.returncode == 0 and proc.recap["changed"] == 0, proc.stdout
+    proc = run_role(tmp_path, "alertmanager_slack", role_vars(alertmanager.config_path, webhook, **extra), check=True)
+    assert proc.returncode == 0 and proc.recap["changed"] == 0, proc.stdout
 
 
 @pytest.mark.parametrize(
@@ -205,7 +203,7 @@ def test_slack_route_merged_reloaded_and_delivering(tmp_path, alertmanager, slac
 def test_bad_input_fails_clearly_and_changes_nothing(tmp_path, alertmanager, snapshot, extra, message):
     extra = dict(extra, alertmanager_slack_url=alertmanager.url)
     webhook = "https://hooks.example.invalid/services/T/B/x"
-    proc, _ = run_role(
+    proc = run_role(
         tmp_path,
         "alertmanager_slack",
         role_vars(alertmanager.config_path, webhook, alertmanager_slack_url=alertmanager.url),
@@ -214,7 +212,7 @@ def test_bad_input_fails_clearly_and_changes_nothing(tmp_path, alertmanager, sna
     before = snapshot(alertmanager.workdir)
     running = alertmanager.running_config()
 
-    proc, _ = run_role(tmp_path, "alertmanager_slack", role_vars(alertmanager.config_path, webhook, **extra))
+    proc = run_role(tmp_path, "alertmanager_slack", role_vars(alertmanager.config_path, webhook, **extra))
     output = proc.stdout + proc.stderr
     assert proc.returncode != 0
     assert message in output and "nothing was changed" in output
@@ -228,9 +226,7 @@ def test_missing_webhook_url_fails_without_printing_anything(tmp_path, snapshot)
     config.write_text(USER_CONFIG)
     before = snapshot(config.parent)
     for bad in ("", "not a url"):
-        proc, _ = run_role(
-            tmp_path, "alertmanager_slack", role_vars(config, bad, alertmanager_slack_reload_method="none")
-        )
+        proc = run_role(tmp_path, "alertmanager_slack", role_vars(config, bad, alertmanager_slack_reload_method="none"))
         assert proc.returncode != 0
         assert "censored" in proc.stdout  # no_log: the value is never shown
         assert snapshot(config.parent) == before
@@ -239,9 +235,7 @@ def test_missing_webhook_url_fails_without_printing_anything(tmp_path, snapshot)
 def test_missing_config_is_created_with_slack_as_default_route(tmp_path):
     config = tmp_path / "fresh" / "alertmanager.yml"
     webhook = "https://hooks.example.invalid/services/T/B/x"
-    proc, _ = run_role(
-        tmp_path, "alertmanager_slack", role_vars(config, webhook, alertmanager_slack_reload_method="none")
-    )
+    proc = run_role(tmp_path, "alertmanager_slack", role_vars(config, webhook, alertmanager_slack_reload_method="none"))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     written = yaml.safe_load(config.read_text())
     assert written["route"]["receiver"] == "slack-kafka"

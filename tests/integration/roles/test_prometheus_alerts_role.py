@@ -93,9 +93,9 @@ def groups(prom):
 
 
 def test_merge_keeps_the_users_config_and_prometheus_loads_the_rules(tmp_path, prom):
-    proc, recap = run_role(tmp_path, "prometheus_alerts", role_vars(prom), brokers=BROKERS)
+    proc = run_role(tmp_path, "prometheus_alerts", role_vars(prom), brokers=BROKERS)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert recap["changed"] >= 3  # rule file, prometheus.yml, reload
+    assert proc.recap["changed"] >= 3  # rule file, prometheus.yml, reload
 
     written = yaml.safe_load(prom.config_path.read_text())
     assert written["global"] == {"scrape_interval": "1s", "evaluation_interval": "1s"}
@@ -123,10 +123,10 @@ def test_merge_keeps_the_users_config_and_prometheus_loads_the_rules(tmp_path, p
     assert [j["job_name"] for j in running_config(prom)["scrape_configs"]] == ["prometheus", "node", "brokercontainer"]
 
     # idempotent, and check mode reports nothing to do
-    proc, recap = run_role(tmp_path, "prometheus_alerts", role_vars(prom), brokers=BROKERS)
-    assert proc.returncode == 0 and recap["changed"] == 0, proc.stdout
-    proc, recap = run_role(tmp_path, "prometheus_alerts", role_vars(prom), brokers=BROKERS, check=True)
-    assert proc.returncode == 0 and recap["changed"] == 0, proc.stdout
+    proc = run_role(tmp_path, "prometheus_alerts", role_vars(prom), brokers=BROKERS)
+    assert proc.returncode == 0 and proc.recap["changed"] == 0, proc.stdout
+    proc = run_role(tmp_path, "prometheus_alerts", role_vars(prom), brokers=BROKERS, check=True)
+    assert proc.returncode == 0 and proc.recap["changed"] == 0, proc.stdout
 
 
 def test_adds_rule_files_entry_and_alertmanagers_when_asked(tmp_path, prom):
@@ -139,7 +139,7 @@ def test_adds_rule_files_entry_and_alertmanagers_when_asked(tmp_path, prom):
         "prometheus_alerts_alertmanager_targets": ["127.0.0.1:9093"],
         "prometheus_alerts_scrape_targets": ["10.1.1.1:9882"],
     }
-    proc, _ = run_role(tmp_path, "prometheus_alerts", role_vars(prom, **extra), brokers=BROKERS)
+    proc = run_role(tmp_path, "prometheus_alerts", role_vars(prom, **extra), brokers=BROKERS)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     written = yaml.safe_load(prom.config_path.read_text())
     assert written["rule_files"] == ["rules/other.yml", "rules/*.yml"]
@@ -159,7 +159,7 @@ def test_replaces_the_runbooks_broken_rule_file(tmp_path, prom):
     prom.config_path.write_text(yaml.safe_dump(config, sort_keys=False))
     prom.reload()
     (prom.workdir / "rules" / "kafka-alerts.yml").write_text(SEED_BROKEN_RULES)
-    proc, _ = run_role(tmp_path, "prometheus_alerts", role_vars(prom), brokers=BROKERS)
+    proc = run_role(tmp_path, "prometheus_alerts", role_vars(prom), brokers=BROKERS)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert groups(prom)["kafka-alerts"] == sorted(ALERTS)
 
@@ -175,15 +175,15 @@ def test_replaces_the_runbooks_broken_rule_file(tmp_path, prom):
     ids=["invalid-promql", "invalid-regex", "invalid-for", "invalid-scrape-key"],
 )
 def test_bad_input_fails_clearly_and_changes_nothing(tmp_path, prom, snapshot, extra, message):
-    proc, _ = run_role(tmp_path, "prometheus_alerts", role_vars(prom), brokers=BROKERS)
+    proc = run_role(tmp_path, "prometheus_alerts", role_vars(prom), brokers=BROKERS)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     before_files = snapshot(prom.config_path.parent)
     before_running = prom.api("/api/v1/status/config")["data"]["yaml"]
     before_groups = groups(prom)
 
-    proc, recap = run_role(tmp_path, "prometheus_alerts", role_vars(prom, **extra), brokers=BROKERS)
+    proc = run_role(tmp_path, "prometheus_alerts", role_vars(prom, **extra), brokers=BROKERS)
     output = proc.stdout + proc.stderr
-    assert proc.returncode != 0 and recap["failed"] == 1
+    assert proc.returncode != 0 and proc.recap["failed"] == 1
     assert message in output
     assert "nothing was changed" in output
     assert snapshot(prom.config_path.parent) == before_files, "files changed after a rejected change"
@@ -198,7 +198,7 @@ def test_a_broken_rule_file_of_the_user_blocks_the_change(tmp_path, prom, snapsh
         'groups:\n  - name: b\n    rules:\n      - alert: B\n        expr: "sum("\n'
     )
     before = snapshot(prom.config_path.parent)
-    proc, _ = run_role(tmp_path, "prometheus_alerts", role_vars(prom), brokers=BROKERS)
+    proc = run_role(tmp_path, "prometheus_alerts", role_vars(prom), brokers=BROKERS)
     output = proc.stdout + proc.stderr
     assert proc.returncode != 0
     assert "promtool check config says" in output and "broken.yml" in output
@@ -209,12 +209,12 @@ def test_a_broken_rule_file_of_the_user_blocks_the_change(tmp_path, prom, snapsh
 
 def test_check_mode_validates_but_writes_nothing(tmp_path, prom, snapshot):
     before = snapshot(prom.config_path.parent)
-    proc, recap = run_role(tmp_path, "prometheus_alerts", role_vars(prom), brokers=BROKERS, check=True)
+    proc = run_role(tmp_path, "prometheus_alerts", role_vars(prom), brokers=BROKERS, check=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert recap["changed"] == 2  # the rule file and prometheus.yml would change
+    assert proc.recap["changed"] == 2  # the rule file and prometheus.yml would change
     assert snapshot(prom.config_path.parent) == before
     # and a bad change is caught in check mode too
-    proc, _ = run_role(
+    proc = run_role(
         tmp_path,
         "prometheus_alerts",
         role_vars(prom, prometheus_alerts_kafka_selector='id=~"("'),
@@ -225,21 +225,21 @@ def test_check_mode_validates_but_writes_nothing(tmp_path, prom, snapshot):
 
 
 def test_missing_config_or_promtool_fails_clearly(tmp_path, prom):
-    proc, _ = run_role(
+    proc = run_role(
         tmp_path,
         "prometheus_alerts",
         role_vars(prom, prometheus_alerts_config_file=str(tmp_path / "nope.yml")),
         brokers=BROKERS,
     )
     assert proc.returncode != 0 and "nope.yml does not exist" in proc.stdout
-    proc, _ = run_role(
+    proc = run_role(
         tmp_path,
         "prometheus_alerts",
         role_vars(prom, prometheus_alerts_promtool="/nonexistent/promtool"),
         brokers=BROKERS,
     )
     assert proc.returncode != 0 and "install promtool" in proc.stdout
-    proc, _ = run_role(tmp_path, "prometheus_alerts", role_vars(prom))
+    proc = run_role(tmp_path, "prometheus_alerts", role_vars(prom))
     assert proc.returncode != 0 and "would have no target" in proc.stdout
 
 
@@ -257,7 +257,7 @@ def test_kafka_container_down_fires_when_the_series_disappears_and_resolves(tmp_
             "prometheus_alerts_down_after": 3600,  # the static value never looks stale here
             "prometheus_alerts_down_for": "2s",
         }
-        proc, _ = run_role(tmp_path, "prometheus_alerts", role_vars(prom, **extra), brokers=BROKERS)
+        proc = run_role(tmp_path, "prometheus_alerts", role_vars(prom, **extra), brokers=BROKERS)
         assert proc.returncode == 0, proc.stdout + proc.stderr
         labels = {"job": "brokercontainer", "instance": cadvisor.address}
         wait_for(lambda: prom.value('up{job="brokercontainer"}') == 1, timeout=30, what="the cAdvisor scrape")

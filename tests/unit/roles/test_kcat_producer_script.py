@@ -102,6 +102,6 @@ def test_failed_message_exits_3_and_stops(script, tmp_path):
 
 
 def test_help_exits_0(script, tmp_path):
-    proc, _ = run(script, tmp_path, "-h")
+    proc = run(script, tmp_path, "-h")[0]
     assert proc.returncode == 0
     assert "Usage:" in proc.stderr
