@@ -51,7 +51,7 @@ class ModuleRun:
         return self.stdout + self.stderr
 
 
-def run_module(name, args, check=False, diff=False, timeout=300, env=None):
+def run_module(name, args, *, check=False, diff=False, timeout=300, env=None):
     """Run one module ad hoc on localhost and return its result."""
     fqcn = name if "." in name else "{0}.{1}".format(COLLECTION, name)
     cmd = [str(BIN / "ansible"), "localhost", "-c", "local", "-i", "localhost,", "-m", fqcn, "-a", json.dumps(args)]
@@ -80,7 +80,7 @@ def run_module(name, args, check=False, diff=False, timeout=300, env=None):
     return ModuleRun(result=result, rc=proc.returncode, stdout=proc.stdout, stderr=proc.stderr)
 
 
-def run_playbook(playbook, inventory=None, extra_vars=None, check=False, timeout=1800, env=None, args=()):
+def run_playbook(playbook, *, inventory=None, extra_vars=None, check=False, timeout=1800, env=None, args=()):
     """Run ansible-playbook and return the CompletedProcess (output captured as text)."""
     cmd = [str(BIN / "ansible-playbook"), str(playbook)]
     if inventory:
