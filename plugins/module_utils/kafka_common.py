@@ -305,11 +305,11 @@ class KafkaModuleHelper(object):
         if not HAS_KAFKA:
             first_line = (KAFKA_IMPORT_ERROR or "").strip().splitlines()[-1:] or [""]
             self.module.fail_json(
-                msg="{0} Import error: {1}".format(
+                msg="{0}. Import error: {1}".format(
                     missing_required_lib(
                         "kafka-python >= {0}".format(MIN_KAFKA_PYTHON),
                         url="https://pypi.org/project/kafka-python/",
-                    ),
+                    ).rstrip("."),
                     first_line[0],
                 ),
                 exception=KAFKA_IMPORT_ERROR,
@@ -347,7 +347,7 @@ class KafkaModuleHelper(object):
             settings += ", sasl_mechanism={0}".format(self.params["sasl_mechanism"])
         causes = self.logs.causes()
         if isinstance(exc, KafkaDeadlineExceeded):
-            detail = "no answer within {0:g} s".format(exc.seconds)
+            detail = "no answer at all (the connection or its TLS/SASL handshake hung)"
         else:
             detail = error_text(exc)
         msg = "cannot {0} Kafka broker(s) {1} within {2:g} s ({3}): {4}".format(
