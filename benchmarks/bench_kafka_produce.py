@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Benchmark (not a timed test): kafka_produce against the runbook's producer.sh approach.
 
 In one run, against one real Tansu broker on 127.0.0.1:
