@@ -41,22 +41,25 @@ def main():
         return run
 
     failure = None
+    # the cold lab runs on a temporary cache: its tree is the guests' overlayfs lower layer,
+    # so it is removed only once that lab is down
+    cold_cache = tempfile.mkdtemp(prefix="dojo-lab-cold-cache-", dir="/var/tmp")
     try:
-        cold_cache = tempfile.mkdtemp(prefix="dojo-lab-cold-cache-", dir="/var/tmp")
-        try:
-            env = playrun.ansible_env()
-            env["DOJO_LAB_CACHE"] = cold_cache
-            step("lab_up_cold", "lab up, cold (empty cache)", lambda: playrun.lab("up", env=env))
-        finally:
-            shutil.rmtree(cold_cache, ignore_errors=True)
+        env = playrun.ansible_env()
+        env["DOJO_LAB_CACHE"] = cold_cache
+        step("lab_up_cold", "lab up, cold (empty cache)", lambda: playrun.lab("up", env=env))
         step("converge", "site.yml (first run)", lambda: playrun.playbook("playbooks/site.yml"))
         step("idempotent", "site.yml (idempotent re-run)", lambda: playrun.playbook("playbooks/site.yml"))
         step("lab_down", "lab down", lambda: playrun.lab("down"))
+        shutil.rmtree(cold_cache, ignore_errors=True)
         step("lab_up_warm", "lab up, warm (cached tree)", lambda: playrun.lab("up"))
         step("lab_down_2", "lab down", lambda: playrun.lab("down"))
     except StepFailed as exc:
         failure = str(exc)
-        playrun.lab("down")
+    finally:
+        if "lab_down_2" not in results:
+            playrun.lab("down")  # before the cold cache goes (see above)
+        shutil.rmtree(cold_cache, ignore_errors=True)
 
     print("\nlab timings ({0} CPUs, {1})".format(os.cpu_count(), time.strftime("%Y-%m-%d %H:%M")))
     print("  {0:<32} {1:>9} {2:>7} {3:>8}".format("step", "wall (s)", "tasks", "changed"))
