@@ -84,6 +84,13 @@ sanity: deps ## ansible-test sanity on a copy of the collection (no docker)
 	  install -m 0644 scripts/ansible-test-get-pip.py ~/.ansible/test/cache/get_pip_$${v//./_}.py; done
 	cd $(SANITY_ROOT) && $(BIN)/ansible-test sanity --color $(if $(CI),no,yes) \
 	  --python 3.11 --requirements --local
+	@# modules also run on RHEL 9's Python 3.9: compile them with a real 3.9 when there is one
+	@py39=$$(ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.9*/bin 2>/dev/null | tail -n 1); \
+	if [ -n "$$py39" ]; then \
+	  echo "==> ansible-test sanity --test compile --python 3.9 (modules run on RHEL 9's Python)"; \
+	  cd $(SANITY_ROOT) && PATH="$$py39:$$PATH" $(BIN)/ansible-test sanity --color $(if $(CI),no,yes) \
+	    --test compile --python 3.9 --local plugins/; \
+	else echo "==> no Python 3.9 here: modules were compiled with 3.11 only"; fi
 
 .PHONY: unit
 unit: deps ## pytest unit tests (modules, templates, promtool rule tests)
