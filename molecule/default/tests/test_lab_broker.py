@@ -62,3 +62,12 @@ def test_port_not_opened_is_refused(broker, serverapp, address, poll):
         assert res.rc == 7, "expected the connection to be refused, got rc {0}: {1}".format(res.rc, res.stderr)
     finally:
         broker.run("kill {0}".format(pid))
+
+
+def test_rootless_podman_runs_a_local_image(broker):
+    """Rootless podman 5 for vagrant: no registry, the image was built and imported here."""
+    env = "XDG_RUNTIME_DIR=/run/user/1000"
+    assert broker.check_output("{0} podman info --format '{{{{.Host.Security.Rootless}}}}'".format(env)) == "true"
+    assert broker.check_output("{0} podman run --rm localhost/tansu:lab --version".format(env)).startswith("tansu ")
+    names = broker.check_output("{0} podman ps --format '{{{{.Names}}}}'".format(env)).split()
+    assert {"kafka", "cadvisor"} <= set(names)
