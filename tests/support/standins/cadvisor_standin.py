@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """cAdvisor stand-in: test support, NOT product.
 
 cAdvisor's image (gcr.io/cadvisor/cadvisor) cannot be pulled where this collection is

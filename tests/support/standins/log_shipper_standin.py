@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Log-shipper stand-in (the user's log pipeline to Loki): test support, NOT product.
 
 The user's tutorial ships the kafka container's logs to Loki with a log agent that cannot

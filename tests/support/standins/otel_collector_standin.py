@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """OpenTelemetry-collector stand-in: test support, NOT product.
 
 The OpenTelemetry collector cannot be installed where this collection is developed and

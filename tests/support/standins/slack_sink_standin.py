@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Slack incoming-webhook stand-in (a sink): test support, NOT product.
 
 Slack cannot be reached from where this collection is tested. Alertmanager's

@@ -126,7 +126,7 @@ def test_series_names_labels_values_and_timestamps(env):
     assert _lines(text, "container_last_seen") == ["container_last_seen{%s} 1795000000 %s" % (labels, ts)]
     assert _lines(text, "container_cpu_usage_seconds_total") == [
         'container_cpu_usage_seconds_total{%s,cpu="total",%s} 2.5 %s'
-        % (labels.split(",id=")[0], "id=" + labels.split(",id=")[1], ts)
+        % (labels.split(",id=", maxsplit=1)[0], "id=" + labels.split(",id=")[1], ts)
     ]
     assert _lines(text, "container_cpu_user_seconds_total") == [
         "container_cpu_user_seconds_total{%s} 1.875 %s" % (labels, ts)

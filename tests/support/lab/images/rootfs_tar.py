@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Build a tiny container root filesystem as a reproducible tar, for ``podman import``.
 
 Test support for the lab (never product): no registry is reachable there, so the lab's

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Lab baseline check (test support): a Kafka broker answers and advertises the expected address.
 
     kafka_metadata_check.py HOST:PORT [--expect HOST:PORT] [--timeout 60]
@@ -40,7 +39,7 @@ def metadata_brokers(host, port, timeout=5.0):
         raise ValueError("unexpected correlation id {0}".format(correlation))
     pos = 8
     brokers = []
-    for _ in range(count):
+    for _broker in range(count):
         node_id, length = struct.unpack(">ih", data[pos : pos + 6])
         pos += 6
         name = data[pos : pos + length].decode("utf-8")
