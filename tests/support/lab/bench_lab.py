@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """make bench-lab: wall seconds of the lab's steps on this machine, in one table.
 
   lab up, cold    empty base-tree cache (a temporary DOJO_LAB_CACHE): debootstrap + clone + boot + baseline

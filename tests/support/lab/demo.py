@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """make demo: the main job in one command on a fresh machine.
 
 lab up (three trixie guests + baseline) -> playbooks/site.yml -> the verification playbook

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """The local three-host lab: Debian trixie guests booted with systemd-nspawn.
 
     lab.py up        tear down leftovers, build/reuse the base tree, clone, boot, wait, baseline
@@ -566,7 +565,7 @@ def cmd_up(args):
     say(
         "up in {0:.0f}s (base tree {1:.0f}s, clone {2:.0f}s, boot {3:.1f}s, baseline {4:.0f}s); "
         "ssh: {5} ssh NAME; down: make lab-down".format(
-            time.monotonic() - t0, t_base, t_clone, t_boot, t_baseline, Path(sys.argv[0]).name
+            time.monotonic() - t0, t_base, t_clone, t_boot, t_baseline, ".venv/bin/python tests/support/lab/lab.py"
         )
     )
 
