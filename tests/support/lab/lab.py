@@ -586,11 +586,9 @@ def cmd_status(_args):
     )
     print("bridge {0}: {1}".format(lab["bridge"], "up" if link_exists(lab["bridge"]) else "absent"))
     print("systemd-nspawn processes: {0}".format(len(running)))
-    rc = 0
     for g in lab["guests"]:
         if not port_open(g["address"], 22, timeout=0.5):
             print("  {0:<11} {1:<15} down".format(g["name"], g["address"]))
-            rc = 3
             continue
         res = run(
             ssh_cmd(g["address"], lab["user"], "systemctl", "is-system-running"),
@@ -600,7 +598,7 @@ def cmd_status(_args):
         )
         state = res.stdout.strip() or "no answer over ssh (rc {0})".format(res.returncode)
         print("  {0:<11} {1:<15} {2}".format(g["name"], g["address"], state))
-    return rc
+    return 0
 
 
 def cmd_build(_args):
