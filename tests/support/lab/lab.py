@@ -586,8 +586,10 @@ def cmd_status(_args):
     )
     print("bridge {0}: {1}".format(lab["bridge"], "up" if link_exists(lab["bridge"]) else "absent"))
     print("systemd-nspawn processes: {0}".format(len(running)))
+    bridge = link_exists(lab["bridge"])
     for g in lab["guests"]:
-        if not port_open(g["address"], 22, timeout=0.5):
+        # without the bridge the lab's addresses would be routed off this machine: do not try
+        if not bridge or not port_open(g["address"], 22, timeout=0.5):
             print("  {0:<11} {1:<15} down".format(g["name"], g["address"]))
             continue
         res = run(
