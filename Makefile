@@ -21,6 +21,10 @@ PYTEST      := $(BIN)/pytest
 
 export PATH := $(BIN):$(BUILD)/trixie/bin:$(PATH)
 export ANSIBLE_COLLECTIONS_PATH := $(COLL_ROOT)
+# Ansible's home (caches, collections that tools install) inside build/: molecule copies the
+# collection it runs from into <ANSIBLE_HOME>/collections, and a copy in ~/.ansible would
+# shadow the working tree for every later ansible-lint or playbook run on this machine.
+export ANSIBLE_HOME := $(BUILD)/ansible-home
 export ANSIBLE_FORCE_COLOR := $(if $(CI),0,1)
 export PY_COLORS := $(if $(CI),0,1)
 export ANSIBLE_NOCOLOR := $(if $(CI),1,)
@@ -102,7 +106,7 @@ integration: deps ## pytest integration tests against real Tansu / Prometheus / 
 
 .PHONY: lab
 lab: deps ## the three-host lab: molecule scenario (converge, idempotence, verify)
-	$(PYTEST) tests/lab
+	ANSIBLE_HOME=$(BUILD)/molecule-home $(PYTEST) tests/lab
 
 .PHONY: test
 test: ## everything CI runs, failing on the first broken stage
