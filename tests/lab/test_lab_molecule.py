@@ -1,8 +1,10 @@
 """The lab stage of `make test`: `molecule test` on the three-host lab (molecule/default).
 
 molecule creates the lab (tests/support/lab/lab.py up, with the baseline), converges
-playbooks/site.yml, converges again (idempotence: nothing may change), runs the testinfra
-tests of molecule/default/tests and destroys the lab. Its output is streamed as it comes
+playbooks/site.yml, converges again (idempotence: nothing may change), runs
+playbooks/nightly.yml as its side effect (the verification checks and the failure drill,
+which write reports/nightly.md and reports/nightly.junit.xml), runs the testinfra tests of
+molecule/default/tests and destroys the lab. Its output is streamed as it comes
 (plus lab.py's progress log, which molecule's create step would otherwise only show at
 the end); the figures of the two converge runs are parsed from their PLAY RECAPs, printed
 and written to build/lab/molecule-figures.json (README "The lab", make bench).
@@ -15,6 +17,7 @@ import subprocess
 import sys
 import threading
 import time
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
@@ -23,6 +26,8 @@ REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 LAB_LOG = Path("/var/lib/dojo-kafka-lab/logs/lab.log")
 FIGURES = REPO / "build" / "lab" / "molecule-figures.json"
+REPORT = REPO / "reports" / "nightly.md"
+JUNIT = REPO / "reports" / "nightly.junit.xml"
 TIMEOUT_S = float(os.environ.get("DOJO_LAB_MOLECULE_TIMEOUT", "2700"))
 
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
@@ -106,6 +111,8 @@ def test_molecule_lab_scenario(capsys):
     )
     lines = []
     step_times = {}
+    for stale in (REPORT, JUNIT):
+        stale.unlink(missing_ok=True)
     with capsys.disabled():
         out = sys.stdout
         out.write("\n==> molecule test (scenario default: the three-host lab)\n")
@@ -163,6 +170,9 @@ def test_molecule_lab_scenario(capsys):
                 )
         out.write("    verify       {0} testinfra tests passed\n".format(figures.get("verify_passed")))
         out.write("    steps (s)    {0}\n".format(step_times))
+        if REPORT.exists():
+            report = REPORT.read_text()
+            out.write("\n==> the nightly run's report ({0})\n{1}\n".format(REPORT.relative_to(REPO), report))
         out.flush()
 
     assert rc == 0, "molecule test failed (rc {0}); its output is above".format(rc)
@@ -170,3 +180,20 @@ def test_molecule_lab_scenario(capsys):
     assert figures["converge"]["failed"] == 0, figures
     assert figures.get("idempotence", {}).get("changed") == 0, figures
     assert figures.get("verify_passed"), figures
+
+    # the side effect: nightly.yml's report, one JUnit test case per check, none failed,
+    # the drill's three timings measured
+    suite = ET.parse(JUNIT).getroot()
+    cases = {case.get("name"): case for case in suite.iter("testcase")}
+    assert suite.get("failures") == "0", REPORT.read_text()
+    for check in (
+        "kafka_topic_partitions",
+        "kafka_consume",
+        "kafka_container_down_rule",
+        "drill_alert_fires",
+        "drill_slack_notified",
+        "drill_alert_resolves",
+        "drill_broker_serves_again",
+    ):
+        assert check in cases and cases[check].find("skipped") is None, (check, sorted(cases))
+    assert re.search(r"\| [0-9.]+ s \| [0-9.]+ s \| [0-9.]+ s \|", REPORT.read_text()), REPORT.read_text()
