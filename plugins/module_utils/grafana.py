@@ -106,6 +106,16 @@ def datasource_argument_spec():
     )
 
 
+def query_argument_spec():
+    """The query options grafana_query and grafana_assert share (documented in each module)."""
+    return dict(
+        query=dict(type="str"),
+        kafka_metric=dict(type="str", choices=list(KAFKA_METRICS)),
+        kafka_labels=dict(type="dict"),
+        tags=dict(type="dict"),
+    )
+
+
 GRAFANA_MUTUALLY_EXCLUSIVE = [("grafana_token", "grafana_user"), ("grafana_token", "grafana_password")]
 GRAFANA_REQUIRED_TOGETHER = [("grafana_user", "grafana_password")]
 DATASOURCE_MUTUALLY_EXCLUSIVE = [("datasource", "datasource_uid")]

@@ -352,6 +352,7 @@ from ansible_collections.dojo.kafka_observability.plugins.module_utils.grafana i
     grafana_argument_spec,
     now,
     parse_time,
+    query_argument_spec,
 )
 from ansible_collections.dojo.kafka_observability.plugins.module_utils.grafana_checks import (
     check_absent,
@@ -455,31 +456,13 @@ def validate(params):
 def main():
     argument_spec = grafana_argument_spec()
     argument_spec.update(datasource_argument_spec())
+    argument_spec.update(query_argument_spec())
     argument_spec.update(
         condition=dict(
             type="str",
             required=True,
             choices=["threshold", "increase", "present", "absent", "alert", "logs", "traces"],
         ),
-        query=dict(type="str"),
-        kafka_metric=dict(
-            type="str",
-            choices=[
-                "messages",
-                "produce_requests",
-                "fetch_requests",
-                "failed_produce_requests",
-                "failed_fetch_requests",
-                "network_io_bytes",
-                "partitions",
-                "offline_partitions",
-                "under_replicated_partitions",
-                "request_queue",
-                "purgatory_size",
-            ],
-        ),
-        kafka_labels=dict(type="dict"),
-        tags=dict(type="dict"),
         operator=dict(type="str", choices=[">", ">=", "==", "<", "<=", "!="], default=">="),
         threshold=dict(type="float"),
         match=dict(type="str", choices=["all", "any", "sum"], default="all"),

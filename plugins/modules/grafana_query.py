@@ -275,6 +275,7 @@ from ansible_collections.dojo.kafka_observability.plugins.module_utils.grafana i
     ds_summary,
     grafana_argument_spec,
     now,
+    query_argument_spec,
 )
 from ansible_collections.dojo.kafka_observability.plugins.module_utils.grafana_checks import (
     resolve_language,
@@ -285,26 +286,8 @@ from ansible_collections.dojo.kafka_observability.plugins.module_utils.grafana_c
 def main():
     argument_spec = grafana_argument_spec()
     argument_spec.update(datasource_argument_spec())
+    argument_spec.update(query_argument_spec())
     argument_spec.update(
-        query=dict(type="str"),
-        kafka_metric=dict(
-            type="str",
-            choices=[
-                "messages",
-                "produce_requests",
-                "fetch_requests",
-                "failed_produce_requests",
-                "failed_fetch_requests",
-                "network_io_bytes",
-                "partitions",
-                "offline_partitions",
-                "under_replicated_partitions",
-                "request_queue",
-                "purgatory_size",
-            ],
-        ),
-        kafka_labels=dict(type="dict"),
-        tags=dict(type="dict"),
         language=dict(type="str", choices=["promql", "logql", "traceql"]),
         query_type=dict(type="str", choices=["instant", "range"]),
         time=dict(type="raw"),
