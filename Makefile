@@ -48,7 +48,7 @@ $(STAMPS)/venv: requirements-dev.lock requirements-dev.txt
 	  | sed "/is ignored: it is neither a file nor a directory/d"
 	@touch $@
 
-$(STAMPS)/trixie: scripts/fetch-trixie-tools.sh
+$(STAMPS)/trixie: scripts/fetch-trixie-tools.sh scripts/fetch-trixie-debs.sh
 	@mkdir -p $(STAMPS)
 	scripts/fetch-trixie-tools.sh $(BUILD)/trixie
 	@touch $@
@@ -159,7 +159,7 @@ clean: ## remove build products (keeps the venv and the cached lab trees)
 .PHONY: bench bench-kafka
 bench: bench-kafka ## benchmarks: kafka_produce vs one kcat process per message (the runbook's producer.sh)
 
-$(STAMPS)/kcat-trixie: benchmarks/fetch-kcat-trixie-kafka.sh
+$(STAMPS)/kcat-trixie: benchmarks/fetch-kcat-trixie-kafka.sh scripts/fetch-trixie-debs.sh
 	@mkdir -p $(STAMPS)
 	benchmarks/fetch-kcat-trixie-kafka.sh $(BUILD)/kcat-trixie
 	@touch $@

@@ -7,33 +7,7 @@
 # Result: $1/kcat, a wrapper that runs it; $1/root (extracted packages).
 set -euo pipefail
 dest=${1:?usage: fetch-kcat-trixie-kafka.sh DEST}
-mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
-packages=(kcat librdkafka1 libyajl2 libc6)
-state="$dest/apt"
-rm -rf "$dest/root" "$dest/debs"
-mkdir -p "$state/lists/partial" "$state/archives/partial" "$state/etc/preferences.d" "$dest/debs" "$dest/root"
-cat >"$state/etc/sources.list" <<SRC
-deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $mirror trixie main
-SRC
-apt_opts=(
-  -o "Dir::Etc::SourceList=$state/etc/sources.list"
-  -o "Dir::Etc::SourceParts=-"
-  -o "Dir::Etc::PreferencesParts=$state/etc/preferences.d"
-  -o "Dir::State::Lists=$state/lists"
-  -o "Dir::Cache::Archives=$state/archives"
-  -o "Dir::State::status=/dev/null"
-  -o "APT::Get::List-Cleanup=0"
-  -o "Debug::NoLocking=1"
-  -o "APT::Sandbox::User=root"
-)
-echo "==> kcat (trixie): refreshing the private package index ($mirror trixie)"
-apt-get -qq "${apt_opts[@]}" update
-cd "$dest/debs"
-echo "==> kcat (trixie): downloading ${packages[*]}"
-apt-get -qq "${apt_opts[@]}" download "${packages[@]}"
-for deb in "$dest"/debs/*.deb; do
-  dpkg-deb -x "$deb" "$dest/root"
-done
+"$(dirname "$0")/../scripts/fetch-trixie-debs.sh" "$dest" kcat librdkafka1 libyajl2 libc6
 lib="$dest/root/usr/lib/x86_64-linux-gnu"
 cat >"$dest/kcat" <<WRAP
 #!/bin/sh
