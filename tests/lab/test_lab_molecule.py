@@ -31,7 +31,9 @@ JUNIT = REPO / "reports" / "nightly.junit.xml"
 TIMEOUT_S = float(os.environ.get("DOJO_LAB_MOLECULE_TIMEOUT", "2700"))
 
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
-STEP = re.compile(r"(?:INFO|WARNING|ERROR)\s+\S+ \S+ (\w+): (Executing|Executed: \w+)")
+# molecule's step lines: "INFO default ➜ converge: Executing" with colours, and
+# "INFO [default > converge] Executing" without (CI=true)
+STEP = re.compile(r"(?:INFO|WARNING|ERROR)\s+(?:\S+ \S+ (\w+):|\[\S+ > (\w+)\]) (Executing|Executed: \w+)\s*$")
 RECAP = re.compile(r"^(\S+)\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)")
 VERIFY = re.compile(r"=+ .*?(\d+) passed")
 
@@ -59,7 +61,7 @@ def parse(lines):
         line = ANSI.sub("", raw)
         m = STEP.search(line)
         if m:
-            name, what = m.groups()
+            name, what = m.group(1) or m.group(2), m.group(3)
             if what == "Executing":
                 current = name
                 steps.setdefault(name, []).append({"start": None, "hosts": {}, "verify_passed": None})
@@ -141,10 +143,11 @@ def test_molecule_lab_scenario(capsys):
                 m = STEP.search(ANSI.sub("", line))
                 if m:
                     now = time.monotonic()
-                    if m.group(2) == "Executing":
-                        step_start = (m.group(1), now)
-                    elif step_start and step_start[0] == m.group(1):
-                        step_times.setdefault(m.group(1), []).append(round(now - step_start[1], 1))
+                    name, what = m.group(1) or m.group(2), m.group(3)
+                    if what == "Executing":
+                        step_start = (name, now)
+                    elif step_start and step_start[0] == name:
+                        step_times.setdefault(name, []).append(round(now - step_start[1], 1))
                 if time.monotonic() - start > TIMEOUT_S:
                     proc.kill()
                     break
