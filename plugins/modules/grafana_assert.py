@@ -32,15 +32,14 @@ author:
   - DevSecOps Dojo (@devsecops-dojo)
 extends_documentation_fragment:
   - dojo.kafka_observability.grafana
+  - ansible.builtin.action_common_attributes
   - dojo.kafka_observability.grafana.datasource
   - dojo.kafka_observability.grafana.kafka_metric
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: Queries change nothing; check mode polls and reports exactly as a normal run.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
 options:
   condition:

@@ -20,13 +20,12 @@ author:
   - DevSecOps Dojo (@devsecops-dojo)
 extends_documentation_fragment:
   - dojo.kafka_observability.grafana
+  - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: Only reads; check mode runs the same requests.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
 options:
   name:
