@@ -41,6 +41,8 @@ attributes:
     details: Queries change nothing; check mode polls and reports exactly as a normal run.
   diff_mode:
     support: none
+  platform:
+    platforms: posix
 options:
   condition:
     description:

@@ -27,6 +27,8 @@ attributes:
     details: Only reads; check mode runs the same requests.
   diff_mode:
     support: none
+  platform:
+    platforms: posix
 options:
   name:
     description:

@@ -42,6 +42,8 @@ attributes:
     details: Queries change nothing; check mode runs the query and returns its result.
   diff_mode:
     support: none
+  platform:
+    platforms: posix
 options:
   query:
     description:
