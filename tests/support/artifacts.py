@@ -118,6 +118,14 @@ def reproducible_tar(entries, dest):
     dest.write_bytes(buf.getvalue())
 
 
+def write_image_meta(work, name, changes):
+    """Beside image.tar: its name, its sha256 (the lab imports again only when it changes) and the
+    image configuration lines (`podman import --change`), so that the artifact is self-contained."""
+    (work / "image.name").write_text(name + "\n")
+    (work / "image.sha256").write_text(sha256_file(work / "image.tar") + "\n")
+    shutil.copy(changes, work / "image.changes")
+
+
 # ---------------------------------------------------------------- the artifacts
 class Artifact:
     name = ""
@@ -290,7 +298,7 @@ class KafkaImage(Artifact):
         return Kafka().pom_property("kafka.version")
 
     def inputs(self):
-        return [self.packages_file] + Kafka().inputs()
+        return [self.packages_file, self.packages_file.with_name("image.changes")] + Kafka().inputs()
 
     def image(self):
         return "localhost/kafka:{0}".format(self.version())
@@ -329,16 +337,13 @@ class KafkaImage(Artifact):
             check=True,
         ).stdout
         (work / "packages.lock").write_text(versions)
-        java = subprocess.run(["chroot", rootfs, "java", "-version"], capture_output=True, text=True, check=False)
-        say("  image JRE: {0}".format((java.stderr.splitlines() or ["?"])[0]))
         run_logged(
             ["tar", "--numeric-owner", "--sort=name", "-C", rootfs, "-cf", work / "image.tar", "."],
             work / "tar.log",
             "tar of the root filesystem",
         )
         shutil.rmtree(rootfs)
-        (work / "image.sha256").write_text(sha256_file(work / "image.tar") + "\n")
-        (work / "image.name").write_text(self.image() + "\n")
+        write_image_meta(work, self.image(), self.packages_file.with_name("image.changes"))
 
 
 class Otelcol(Artifact):
@@ -415,7 +420,7 @@ class CadvisorImage(Artifact):
         return match.group(1)
 
     def inputs(self):
-        return [self.recipe / n for n in ("go.mod", "go.sum", "main.go")]
+        return [self.recipe / n for n in ("go.mod", "go.sum", "main.go", "image.changes")]
 
     def image(self):
         return "localhost/cadvisor:{0}".format(self.version())
@@ -439,8 +444,7 @@ class CadvisorImage(Artifact):
             ],
             work / "image.tar",
         )
-        (work / "image.sha256").write_text(sha256_file(work / "image.tar") + "\n")
-        (work / "image.name").write_text(self.image() + "\n")
+        write_image_meta(work, self.image(), self.recipe / "image.changes")
 
     def lock(self):
         subprocess.run(["go", "mod", "tidy"], cwd=self.recipe, env=dict(go_env(), GOFLAGS="-mod=mod"), check=True)
@@ -459,13 +463,16 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     build = sub.add_parser("build", help="fetch/build what is not cached")
-    build.add_argument("names", nargs="*", choices=sorted(ARTIFACT_TYPES))
+    build.add_argument("names", nargs="*", metavar="NAME", help=", ".join(sorted(ARTIFACT_TYPES)) + " (default: all)")
     path = sub.add_parser("path", help="the cached artifact's directory")
     path.add_argument("name", choices=sorted(ARTIFACT_TYPES))
     sub.add_parser("list", help="what is cached")
     lock = sub.add_parser("lock", help="rewrite a recipe's checksum pins")
     lock.add_argument("name", choices=["kafka", "otelcol", "cadvisor-image"])
     args = parser.parse_args(argv)
+    unknown = sorted(set(getattr(args, "names", [])) - set(ARTIFACT_TYPES))
+    if unknown:
+        parser.error("unknown artifact(s) {0}; known: {1}".format(", ".join(unknown), ", ".join(sorted(ARTIFACT_TYPES))))
     try:
         if args.command == "build":
             for name in args.names or list(ARTIFACT_TYPES):

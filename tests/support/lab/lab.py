@@ -3,7 +3,7 @@
     lab.py up        tear down leftovers, build/reuse the base tree, clone, boot, wait, baseline
     lab.py down      stop the guests, remove their cgroups, trees, veths and the bridge
     lab.py status    what is running
-    lab.py build     only build (or reuse) the cached base tree
+    lab.py build     only build (or reuse) the cached base tree and the artifacts
     lab.py ssh NAME [COMMAND...]   log in to a guest as vagrant
     lab.py selftest  prove rootless podman + Quadlet for vagrant on broker
 
@@ -33,6 +33,8 @@ import yaml
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[2]
+sys.path.insert(0, str(REPO))
+from tests.support import artifacts  # noqa: E402 (the repository root is on the path only now)
 INVENTORY = REPO / "inventory" / "lab"
 CACHE = Path(os.environ.get("DOJO_LAB_CACHE", "/var/cache/dojo-kafka-lab"))
 STATE = Path("/var/lib/dojo-kafka-lab")
@@ -171,6 +173,15 @@ def ensure_base():
             say("removing the outdated base tree {0}".format(old.name))
             shutil.rmtree(old, ignore_errors=True)
     return tree
+
+
+def ensure_artifacts():
+    """The real programs the baseline carries into the guests (tests/support/artifacts.py)."""
+    try:
+        for name in artifacts.ARTIFACT_TYPES:
+            artifacts.ensure(name)
+    except artifacts.ArtifactError as exc:
+        raise SystemExit("lab: {0}".format(exc)) from exc
 
 
 # ---------------------------------------------------------------- per-guest trees
@@ -551,6 +562,7 @@ def cmd_up(args):
     down(lab, quiet=True)  # a lab-up after a crash (or a second lab-up) starts clean
     t_base = time.monotonic()
     base = ensure_base()
+    ensure_artifacts()
     t_base = time.monotonic() - t_base
     pubkey = ensure_key()
     t_clone = clone(base, lab, pubkey)
@@ -563,7 +575,7 @@ def cmd_up(args):
     say("guests running: {0}".format(", ".join("{0} {1}".format(g["name"], g["address"]) for g in lab["guests"])))
     t_baseline = run_baseline(args.no_baseline)
     say(
-        "up in {0:.0f}s (base tree {1:.0f}s, clone {2:.0f}s, boot {3:.1f}s, baseline {4:.0f}s); "
+        "up in {0:.0f}s (base tree and artifacts {1:.0f}s, clone {2:.0f}s, boot {3:.1f}s, baseline {4:.0f}s); "
         "ssh: {5} ssh NAME; down: make lab-down".format(
             time.monotonic() - t0, t_base, t_clone, t_boot, t_baseline, ".venv/bin/python tests/support/lab/lab.py"
         )
@@ -606,6 +618,7 @@ def cmd_status(_args):
 def cmd_build(_args):
     preflight()
     ensure_base()
+    ensure_artifacts()
 
 
 def cmd_ssh(args):
