@@ -2,7 +2,7 @@
 #   make test    everything CI runs (installs what it needs first)
 #   make demo    the main job: lab up, site.yml, verification (see README)
 # Stages are separate targets so one can be re-run alone: lint, sanity, unit,
-# integration, lab.
+# artifacts, integration, lab.
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -100,8 +100,16 @@ sanity: deps ## ansible-test sanity on a copy of the collection (no docker)
 unit: deps ## pytest unit tests (modules, templates, promtool rule tests)
 	$(PYTEST) tests/unit
 
+# The real programs of the tests and the lab, fetched or built once per machine and cached
+# ($$DOJO_LAB_CACHE, default /var/cache/dojo-kafka-lab; tests/support/artifacts.py). The Kafka
+# image is a debootstrap tree: root, like the lab.
+.PHONY: artifacts
+artifacts: deps ## Apache Kafka + the OTel Java agent (mvn), the OTel Collector (ocb), cAdvisor, the Kafka image
+	$(LAB_SUDO) $(BIN)/python tests/support/artifacts.py build
+
 .PHONY: integration
-integration: deps ## pytest integration tests against real Tansu / Prometheus / stand-ins
+integration: deps ## pytest integration tests against real Kafka, the real Collector, Prometheus, Alertmanager
+	$(BIN)/python tests/support/artifacts.py build kafka otelcol
 	$(PYTEST) tests/integration
 
 .PHONY: lab
@@ -114,6 +122,7 @@ test: ## everything CI runs, failing on the first broken stage
 	@$(MAKE) lint
 	@$(MAKE) sanity
 	@$(MAKE) unit
+	@$(MAKE) artifacts
 	@$(MAKE) integration
 	@$(MAKE) lab
 

@@ -53,8 +53,9 @@ def say(msg):
     print("==> artifacts: " + msg, flush=True)
 
 
-def run_logged(cmd, log, what, *, cwd=None, env=None, every=15.0):
-    """Run cmd with its output in log; print the log's last line every `every` seconds."""
+def run_logged(cmd, log, what, *, cwd=None, env=None, every=15.0, say=say):
+    """Run cmd with its output in log; print (with say) the log's last line every `every` seconds.
+    A failure raises ArtifactError with the log's last lines."""
     start = time.monotonic()
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "w") as out:
@@ -74,6 +75,11 @@ def run_logged(cmd, log, what, *, cwd=None, env=None, every=15.0):
     return time.monotonic() - start
 
 
+def list_file(path):
+    """The entries of a list file: one per line, `#` starts a comment, blank lines skipped."""
+    return [line.split("#")[0].strip() for line in path.read_text().splitlines() if line.split("#")[0].strip()]
+
+
 def file_key(*paths):
     h = hashlib.sha256()
     for path in paths:
@@ -89,7 +95,19 @@ def sha256_file(path):
     return h.hexdigest()
 
 
+GO_MINIMUM = (1, 24)  # the Collector 0.165 and cAdvisor 0.52 modules' go lines
+
+
 def go_env():
+    """Go's environment for the builds, after checking that a recent enough Go is installed."""
+    if shutil.which("go") is None:
+        raise ArtifactError(
+            "go is not installed: the Collector and cAdvisor are built with Go {0}.{1} or later".format(*GO_MINIMUM)
+        )
+    found = subprocess.run(["go", "env", "GOVERSION"], capture_output=True, text=True, check=False).stdout.strip()
+    match = re.match(r"go(\d+)\.(\d+)", found)
+    if not match or (int(match.group(1)), int(match.group(2))) < GO_MINIMUM:
+        raise ArtifactError("{0} is too old: Go {1}.{2} or later is needed".format(found or "go", *GO_MINIMUM))
     env = dict(os.environ)
     env.update(
         GOMODCACHE=str(CACHE / "go" / "mod"),
@@ -194,12 +212,7 @@ class Kafka(Artifact):
         return [self.recipe / n for n in sorted(os.listdir(self.recipe)) if not n.startswith(".")]
 
     def tools(self):
-        rows = []
-        for line in (self.recipe / "tools.txt").read_text().splitlines():
-            line = line.split("#")[0].strip()
-            if line:
-                rows.append(line.split())
-        return rows
+        return [entry.split() for entry in list_file(self.recipe / "tools.txt")]
 
     def maven(self, out, log_dir):
         if shutil.which("mvn") is None:
@@ -255,7 +268,7 @@ class Kafka(Artifact):
             target = home / "bin" / script
             if not target.exists():
                 target.write_text(
-                    '#!/bin/bash\n# {0}: {1} with the distribution\'s jars (tests/support/builds/kafka/tools.txt)\n'
+                    "#!/bin/bash\n# {0}: {1} with the distribution's jars (tests/support/builds/kafka/tools.txt)\n"
                     'exec "$(dirname "$0")/kafka-run-class.sh" {1} "$@"\n'.format(script, main_class)
                 )
         for script in (home / "bin").iterdir():
@@ -298,13 +311,10 @@ class KafkaImage(Artifact):
         return Kafka().pom_property("kafka.version")
 
     def inputs(self):
-        return [self.packages_file, self.packages_file.with_name("image.changes")] + Kafka().inputs()
+        return [self.packages_file, self.packages_file.with_name("image.changes"), *Kafka().inputs()]
 
     def image(self):
         return "localhost/kafka:{0}".format(self.version())
-
-    def packages(self):
-        return [ln.split("#")[0].strip() for ln in self.packages_file.read_text().splitlines() if ln.split("#")[0].strip()]
 
     def build(self, work):
         if os.geteuid() != 0:
@@ -312,7 +322,7 @@ class KafkaImage(Artifact):
         if shutil.which("debootstrap") is None:
             raise ArtifactError("debootstrap is not installed (`make deps` installs it)")
         rootfs = work / "rootfs"
-        packages = self.packages()
+        packages = list_file(self.packages_file)
         run_logged(
             ["debootstrap", "--variant=minbase", "--include=" + ",".join(packages), SUITE, rootfs, MIRROR],
             work / "debootstrap.log",
@@ -331,7 +341,7 @@ class KafkaImage(Artifact):
         shutil.copy(kafka / "run", rootfs / "etc" / "kafka" / "docker" / "run")
         (rootfs / "var" / "lib" / "kafka" / "data").mkdir(parents=True)
         versions = subprocess.run(
-            ["chroot", rootfs, "dpkg-query", "-W", "-f", "${Package} ${Version}\n"] + packages,
+            ["chroot", rootfs, "dpkg-query", "-W", "-f", "${Package} ${Version}\n", *packages],
             capture_output=True,
             text=True,
             check=True,
@@ -472,7 +482,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     unknown = sorted(set(getattr(args, "names", [])) - set(ARTIFACT_TYPES))
     if unknown:
-        parser.error("unknown artifact(s) {0}; known: {1}".format(", ".join(unknown), ", ".join(sorted(ARTIFACT_TYPES))))
+        known = ", ".join(sorted(ARTIFACT_TYPES))
+        parser.error("unknown artifact(s) {0}; known: {1}".format(", ".join(unknown), known))
     try:
         if args.command == "build":
             for name in args.names or list(ARTIFACT_TYPES):

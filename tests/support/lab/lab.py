@@ -35,6 +35,7 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[2]
 sys.path.insert(0, str(REPO))
 from tests.support import artifacts  # noqa: E402 (the repository root is on the path only now)
+
 INVENTORY = REPO / "inventory" / "lab"
 CACHE = Path(os.environ.get("DOJO_LAB_CACHE", "/var/cache/dojo-kafka-lab"))
 STATE = Path("/var/lib/dojo-kafka-lab")
@@ -103,10 +104,6 @@ def cgroup_roots():
 
 
 # ---------------------------------------------------------------- base tree
-def package_list(path):
-    return [ln.split("#")[0].strip() for ln in path.read_text().splitlines() if ln.split("#")[0].strip()]
-
-
 def base_key():
     h = hashlib.sha256()
     h.update(SUITE.encode())
@@ -119,24 +116,6 @@ def base_tree():
     return CACHE / "{0}-{1}".format(SUITE, base_key())
 
 
-def run_with_heartbeat(cmd, log, what, every=15.0):
-    """Run cmd with its output in log; print the log's last line every `every` seconds."""
-    start = time.monotonic()
-    with open(log, "w") as f:
-        proc = subprocess.Popen([str(c) for c in cmd], stdout=f, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    while True:
-        try:
-            rc = proc.wait(timeout=every)
-            break
-        except subprocess.TimeoutExpired:
-            lines = Path(log).read_text(errors="replace").splitlines()
-            say("  {0}: {1:.0f}s, {2}".format(what, time.monotonic() - start, lines[-1] if lines else "..."))
-    if rc != 0:
-        sys.stdout.write(Path(log).read_text(errors="replace")[-4000:])
-        raise SystemExit("lab: {0} failed (rc {1}); full log: {2}".format(what, rc, log))
-    return time.monotonic() - start
-
-
 def ensure_base():
     tree = base_tree()
     if (tree / ".dojo-lab-complete").exists():
@@ -147,17 +126,21 @@ def ensure_base():
     partial = tree.with_name(tree.name + ".partial")
     if partial.exists():
         shutil.rmtree(partial)
-    packages = package_list(HERE / "packages.txt")
+    packages = artifacts.list_file(HERE / "packages.txt")
     say(
         "building the base tree {0} (debootstrap {1}, {2} packages from {3}; ~1-2 min)".format(
             tree.name, SUITE, len(packages), MIRROR
         )
     )
-    took = run_with_heartbeat(
-        ["debootstrap", "--variant=minbase", "--include=" + ",".join(packages), SUITE, partial, MIRROR],
-        LOGS / "debootstrap.log",
-        "debootstrap",
-    )
+    try:
+        took = artifacts.run_logged(
+            ["debootstrap", "--variant=minbase", "--include=" + ",".join(packages), SUITE, partial, MIRROR],
+            LOGS / "debootstrap.log",
+            "debootstrap",
+            say=say,
+        )
+    except artifacts.ArtifactError as exc:
+        raise SystemExit("lab: {0}".format(exc)) from exc
     say("debootstrap done in {0:.0f}s".format(took))
     res = run(
         ["bash", HERE / "customize-base.sh", partial, HERE / "offline.txt"], capture_output=True, text=True, check=False
