@@ -33,8 +33,11 @@ Config (JSON)
           {"uid": "tempo", "name": "Tempo", "type": "tempo", "url": "{tempo_url}"}
         ]
       },
-      "loki":  {"listen": "127.0.0.1:3100", "load": [<Loki push bodies>]},
+      "loki":  {"listen": "127.0.0.1:3100",
+                "load": [<Loki push bodies or OTLP/JSON ExportLogsServiceRequest bodies>],
+                "default_resource_attributes_as_index_labels": [...]},   # optional, Loki's default list
       "tempo": {"listen": "127.0.0.1:3200", "otlp_listen": "127.0.0.1:4318",
+                "api_v2_traces": true,     # false: answer /api/v2/traces like a Tempo without that API
                 "load": [<OTLP/JSON ExportTraceServiceRequest bodies>]}
     }
 
@@ -79,24 +82,67 @@ Grafana stand-in (what it does and does not do)
 Loki stand-in
 -------------
 ``GET /ready``; ``POST /loki/api/v1/push`` (JSON body ``{"streams": [{"stream": {labels},
-"values": [["<ns>", "<line>"(, {metadata})]]}]}``, optionally gzip; protobuf -> 415);
-``GET|POST /loki/api/v1/query_range`` (query, start, end, limit=100, direction=backward,
-step), ``/loki/api/v1/query`` (instant: metric queries only; a log query is Loki's 400),
-``/loki/api/v1/labels``, ``/loki/api/v1/label/<name>/values``, ``/loki/api/v1/series``.
-Times: nanosecond epoch, seconds (with a dot or <= 10 digits) or RFC 3339, as Loki.
+"values": [["<ns>", "<line>"(, {structured metadata})]]}]}``, optionally gzip; protobuf -> 415;
+entries are stored as given: the service_name and detected_level that Loki 3 adds to pushed
+streams are not added here); ``POST /otlp/v1/logs`` (below); ``GET|POST
+/loki/api/v1/query_range`` (query, start, end, limit=100, direction=backward, step),
+``/loki/api/v1/query`` (instant: metric queries only; a log query is Loki's 400),
+``/loki/api/v1/labels``, ``/loki/api/v1/label/<name>/values``, ``/loki/api/v1/series`` (these
+three: stream labels only). Times: nanosecond epoch, seconds (with a dot or <= 10 digits) or RFC
+3339, as Loki. Push endpoints answer 204, other methods 405.
+
+OTLP logs (``POST /otlp/v1/logs``, where the collector's ``otlphttp`` exporter with ``endpoint:
+http://<loki>:3100/otlp`` sends): OTLP/HTTP's JSON encoding only (``encoding: json`` on the
+exporter; protobuf -> 415 saying so), gzip accepted, mapped as Loki 3 does by default:
+
+- stream labels: the resource attributes of ``default_resource_attributes_as_index_labels``
+  (service.name, service.namespace, service.instance.id, deployment.environment,
+  deployment.environment.name, cloud.region, cloud.availability_zone, k8s.cluster.name,
+  k8s.namespace.name, k8s.pod.name, k8s.container.name, container.name, k8s.replicaset.name,
+  k8s.deployment.name, k8s.statefulset.name, k8s.daemonset.name, k8s.cronjob.name,
+  k8s.job.name; the config key replaces the list), names with what is not [A-Za-z0-9_] as ``_``
+  (``service.name`` -> ``service_name``). ``service_name`` is always there: service.name, else
+  the first of those labels named as in Loki's discover_service_name (container_name,
+  k8s_container_name, k8s_job_name, ...), else ``unknown_service``.
+- structured metadata of each entry: the other resource attributes, the scope's attributes,
+  ``scope_name``, ``scope_version``, the record's attributes (maps flattened with ``_``, values as
+  strings), ``trace_id``, ``span_id`` (lower-case hex; all-zero ids left out), ``severity_number``,
+  ``severity_text``, ``flags``, ``dropped_attributes_count``, ``observed_timestamp`` (when both
+  times are set), and ``detected_level`` (Loki's discover_log_levels: a level/severity/lvl label or
+  metadata, else the severity number's range, else the line's own level field or words, else
+  ``unknown``).
+- the line: the body, a string as is, any other value as the collector's pdata ``AsString`` (JSON
+  with sorted keys for maps and arrays, Go's number formatting); the timestamp: timeUnixNano, else
+  observedTimeUnixNano, else the time of arrival.
+- a request with a bad id, a non-integer intValue or a malformed attribute is refused whole (400
+  with the reason); bad JSON -> 400.
+
+Query results show structured metadata as Loki 3 does: merged into the stream labels (one stream
+per distinct label set), or, with the ``X-Loki-Response-Encoding-Flags: categorize-labels``
+header, as a third element ``{"structuredMetadata": {...}}`` of each value (and
+``"encodingFlags": ["categorize-labels"]`` in data). Stream selectors match stream labels only;
+label filters also see structured metadata.
+
 LogQL subset: stream selector ``{a="x", b!="y", c=~"re", d!~"re"}`` (regexes fully
 anchored; at least one matcher must not match the empty string, as Loki requires), any
-number of line filters ``|= "s"``, ``!= "s"``, ``|~ "re"``, ``!~ "re"``; metric queries
+number of line filters ``|= "s"``, ``!= "s"``, ``|~ "re"``, ``!~ "re"`` and string label filters
+``| name = "v"`` (``=``, ``==``, ``!=``, ``=~``, ``!~``), in any order; metric queries
 ``count_over_time(<log query>[<range>])``, ``rate(...)`` and ``sum [by|without (l, ...)] (...)``
-around them. Anything else (parsers such as ``| json``, label filters, ``line_format``, other
-functions) is answered with Loki-style 400 ``parse error ...`` text, never guessed.
+around them (series labels include structured metadata). Anything else (parsers such as ``|
+json``, numeric label filters, ``line_format``, other functions) is answered with Loki-style
+400 ``parse error ...`` text, never guessed.
 
 Tempo stand-in
 --------------
 ``GET /ready``, ``GET /api/echo``; ``POST /v1/traces`` (OTLP/HTTP JSON encoding, trace and
-span ids as hex; protobuf -> 415), also on ``otlp_listen`` if given (Tempo's 4318);
-``GET /api/traces/<id>`` (``{"batches": [...]}``), ``/api/v2/traces/<id>``
-(``{"trace": {"resourceSpans": [...]}}``), ``GET /api/search`` with ``q`` (TraceQL) or
+span ids as hex; protobuf -> 415; a bad span refuses the whole request; a span id already
+stored in the trace is kept once, as Tempo deduplicates), also on ``otlp_listen`` if given
+(Tempo's 4318); ``GET /api/traces/<id>`` (``{"batches": [...]}``), ``/api/v2/traces/<id>``
+(``{"trace": {"resourceSpans": [...]}}``); both write the spans as Tempo's jsonpb does (ids in
+base64, ``kind``/status ``code`` by enum name such as ``SPAN_KIND_PRODUCER``, zero values left
+out); an id of 1-32 hex digits (left-padded), else 400; an unknown trace -> 404 with an empty
+body; with ``"api_v2_traces": false`` the v2 path answers Go's ``404 page not found`` (an older
+Tempo). ``GET /api/search`` with ``q`` (TraceQL) or
 ``tags`` (logfmt), ``minDuration``, ``maxDuration``, ``limit`` (20), ``start``/``end`` (epoch
 s; without them every stored trace is searched), ``/api/search/tags``,
 ``/api/v2/search/tags``, ``/api/search/tag/<tag>/values``, ``/api/v2/search/tag/<tag>/values``.
@@ -115,6 +161,7 @@ span name), which is how Tempo 2 runs it.
 import argparse
 import base64
 import collections
+import decimal
 import gzip
 import json
 import math
@@ -336,13 +383,23 @@ class LineFilter:
         self.op, self.value = op, value
         self.regex = _compile_regex(value, LogQLError, "", False) if op in ("|~", "!~") else None
 
-    def matches(self, line):
+    def matches(self, line, labels=None):
         if self.op == "|=":
             return self.value in line
         if self.op == "!=":
             return self.value not in line
         found = self.regex.search(line) is not None
         return found if self.op == "|~" else not found
+
+
+class LabelFilter:
+    """``| name = "value"`` (=, ==, !=, =~, !~) on the entry's labels: stream labels and structured metadata."""
+
+    def __init__(self, name, op, value):
+        self.matcher = LabelMatcher(name, "=" if op == "==" else op, value)
+
+    def matches(self, line, labels=None):
+        return self.matcher.matches(labels or {})
 
 
 class LogQuery:
@@ -354,8 +411,8 @@ class LogQuery:
     def stream_matches(self, labels):
         return all(m.matches(labels) for m in self.matchers)
 
-    def line_matches(self, line):
-        return all(f.matches(line) for f in self.filters)
+    def entry_matches(self, line, labels):
+        return all(f.matches(line, labels) for f in self.filters)
 
 
 class RangeAggregation:
@@ -427,15 +484,28 @@ class _LogQLParser(_Parser):
         while self.peek().kind == "OP" and self.peek().text in ("|=", "!=", "|~", "!~", "|"):
             op_token = self.take()
             if op_token.text == "|":
-                stage = self.peek()
-                raise LogQLError(
-                    "parse error at line 1, col %d: syntax error: unexpected %s (this Loki stand-in supports line "
-                    "filters |= != |~ !~ only, no parsers, label filters or formatting stages)"
-                    % (stage.col, stage.text or "end of input")
-                )
+                filters.append(self.parse_label_filter())
+                continue
             value = go_unquote(self.expect("STRING").text)
             filters.append(LineFilter(op_token.text, value))
         return LogQuery(matchers, filters)
+
+    def parse_label_filter(self):
+        """After ``|``: a string label filter ``name op "value"``; anything else is not implemented."""
+        name, op_token, value_token = self.peek(), self.peek(1), self.peek(2)
+        if (
+            name.kind == "IDENTIFIER"
+            and op_token.kind == "OP"
+            and op_token.text in ("=", "==", "!=", "=~", "!~")
+            and value_token.kind == "STRING"
+        ):
+            self.pos += 3
+            return LabelFilter(name.text, op_token.text, go_unquote(value_token.text))
+        raise LogQLError(
+            "parse error at line 1, col %d: syntax error: unexpected %s (this Loki stand-in supports line filters "
+            '|= != |~ !~ and string label filters such as | detected_level="error" only, no parsers, numeric '
+            "label filters or formatting stages)" % (name.col, name.text or "end of input")
+        )
 
     def parse_range_agg(self):
         func = self.take().text
@@ -483,71 +553,431 @@ def _apply_limit_direction(entries, limit, direction):
     return entries[:limit]
 
 
-class LokiStore:
-    """In-memory log streams, fed through push() (Loki's push API body)."""
+# Loki 3's OTLP mapping (distributor.otlp_config.default_resource_attributes_as_index_labels, and
+# validation.discover_service_name, their defaults).
+LOKI_OTLP_INDEX_LABELS = (
+    "service.name",
+    "service.namespace",
+    "service.instance.id",
+    "deployment.environment",
+    "deployment.environment.name",
+    "cloud.region",
+    "cloud.availability_zone",
+    "k8s.cluster.name",
+    "k8s.namespace.name",
+    "k8s.pod.name",
+    "k8s.container.name",
+    "container.name",
+    "k8s.replicaset.name",
+    "k8s.deployment.name",
+    "k8s.statefulset.name",
+    "k8s.daemonset.name",
+    "k8s.cronjob.name",
+    "k8s.job.name",
+)
+LOKI_DISCOVER_SERVICE_NAME = (
+    "service",
+    "app",
+    "application",
+    "app_name",
+    "name",
+    "app_kubernetes_io_name",
+    "container",
+    "container_name",
+    "k8s_container_name",
+    "component",
+    "workload",
+    "job",
+    "k8s_job_name",
+)
+LOKI_UNKNOWN_SERVICE = "unknown_service"
+_LEVEL_FIELDS = ("level", "LEVEL", "Level", "severity", "SEVERITY", "Severity", "lvl", "LVL", "Lvl")
+_SEVERITY_NUMBERS = {
+    "SEVERITY_NUMBER_UNSPECIFIED": 0,
+    "SEVERITY_NUMBER_TRACE": 1,
+    "SEVERITY_NUMBER_TRACE2": 2,
+    "SEVERITY_NUMBER_TRACE3": 3,
+    "SEVERITY_NUMBER_TRACE4": 4,
+    "SEVERITY_NUMBER_DEBUG": 5,
+    "SEVERITY_NUMBER_DEBUG2": 6,
+    "SEVERITY_NUMBER_DEBUG3": 7,
+    "SEVERITY_NUMBER_DEBUG4": 8,
+    "SEVERITY_NUMBER_INFO": 9,
+    "SEVERITY_NUMBER_INFO2": 10,
+    "SEVERITY_NUMBER_INFO3": 11,
+    "SEVERITY_NUMBER_INFO4": 12,
+    "SEVERITY_NUMBER_WARN": 13,
+    "SEVERITY_NUMBER_WARN2": 14,
+    "SEVERITY_NUMBER_WARN3": 15,
+    "SEVERITY_NUMBER_WARN4": 16,
+    "SEVERITY_NUMBER_ERROR": 17,
+    "SEVERITY_NUMBER_ERROR2": 18,
+    "SEVERITY_NUMBER_ERROR3": 19,
+    "SEVERITY_NUMBER_ERROR4": 20,
+    "SEVERITY_NUMBER_FATAL": 21,
+    "SEVERITY_NUMBER_FATAL2": 22,
+    "SEVERITY_NUMBER_FATAL3": 23,
+    "SEVERITY_NUMBER_FATAL4": 24,
+}
+_LEVEL_WORDS = {
+    "trace": "trace",
+    "trc": "trace",
+    "debug": "debug",
+    "dbg": "debug",
+    "info": "info",
+    "inf": "info",
+    "warn": "warn",
+    "wrn": "warn",
+    "warning": "warn",
+    "error": "error",
+    "err": "error",
+    "critical": "critical",
+    "fatal": "fatal",
+}
 
-    def __init__(self):
+
+def otlp_label_name(name):
+    """An OTLP attribute name as a Loki label name: what is not [A-Za-z0-9_] becomes _ (service.name: service_name)."""
+    name = re.sub(r"[^A-Za-z0-9_]", "_", name)
+    if name and name[0].isdigit():
+        return "key_" + name
+    if name.startswith("_") and not name.startswith("__"):
+        return "key" + name
+    return name
+
+
+def _go_float(number):
+    """A float64 as the collector's pdata prints it (ES6 number to string, as Go's encoding/json)."""
+    if math.isnan(number) or math.isinf(number):
+        return "json: unsupported value: %s" % ("NaN" if math.isnan(number) else "+Inf" if number > 0 else "-Inf")
+    text = repr(float(number))
+    magnitude = abs(number)
+    if magnitude != 0 and (magnitude < 1e-6 or magnitude >= 1e21):
+        return re.sub(r"e([+-])0(\d)$", r"e\1\2", text)
+    text = format(decimal.Decimal(text), "f")
+    return text[:-2] if text.endswith(".0") else text
+
+
+def _otlp_int(value, what="intValue"):
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise ValueError("invalid %s %r: not an integer" % (what, value)) from None
+
+
+class _Bytes(str):
+    """An OTLP bytesValue: base64 in the JSON encoding, which is also how pdata prints it."""
+
+
+def _otlp_raw(value):
+    """OTLP/JSON AnyValue -> plain JSON-able value (pdata's AsRaw)."""
+    if not isinstance(value, dict):
+        raise ValueError("invalid AnyValue %r: expected an object" % (value,))
+    if "stringValue" in value:
+        return str(value["stringValue"])
+    if "boolValue" in value:
+        return bool(value["boolValue"])
+    if "intValue" in value:
+        return _otlp_int(value["intValue"])
+    if "doubleValue" in value:
+        double = value["doubleValue"]
+        if isinstance(double, str) and double in ("NaN", "Infinity", "-Infinity"):
+            return float(double.replace("Infinity", "inf"))
+        return float(double)
+    if "bytesValue" in value:
+        return _Bytes(value["bytesValue"])
+    if "arrayValue" in value:
+        return [_otlp_raw(v) for v in (value["arrayValue"] or {}).get("values") or []]
+    if "kvlistValue" in value:
+        return {kv["key"]: _otlp_raw(kv.get("value") or {}) for kv in (value["kvlistValue"] or {}).get("values") or []}
+    return None
+
+
+def _go_json(value):
+    """JSON as Go's encoding/json writes it: no spaces, map keys sorted, <>& escaped, floats as ES6 numbers."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return _go_float(value)
+    if isinstance(value, str):
+        text = json.dumps(value, ensure_ascii=False)
+        for char, escaped in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("\u2028", "\\u2028")):
+            text = text.replace(char, escaped)
+        return text.replace("\u2029", "\\u2029")
+    if isinstance(value, list):
+        return "[" + ",".join(_go_json(v) for v in value) + "]"
+    return "{" + ",".join("%s:%s" % (_go_json(k), _go_json(value[k])) for k in sorted(value)) + "}"
+
+
+def otlp_as_string(value):
+    """An OTLP/JSON AnyValue as the collector's pdata Value.AsString() (what Loki makes of a body or attribute)."""
+    raw = _otlp_raw(value)
+    if raw is None:
+        return ""
+    if isinstance(raw, (dict, list)):
+        return _go_json(raw)
+    if isinstance(raw, bool):
+        return "true" if raw else "false"
+    if isinstance(raw, float):
+        return _go_float(raw)
+    return str(raw)
+
+
+def otlp_attribute_labels(key, value, prefix=""):
+    """[(label, value)] of one attribute: dots to underscores, maps flattened with _ (Loki's attributeToLabels)."""
+    name = otlp_label_name(prefix + "_" + key if prefix else key)
+    if isinstance(value, dict) and "kvlistValue" in value:
+        pairs = []
+        for item in (value["kvlistValue"] or {}).get("values") or []:
+            pairs.extend(otlp_attribute_labels(item.get("key", ""), item.get("value") or {}, name))
+        return pairs
+    return [(name, otlp_as_string(value or {}))]
+
+
+def _otlp_attributes(items):
+    pairs = []
+    for item in items or []:
+        if not isinstance(item, dict) or "key" not in item:
+            raise ValueError('invalid attribute %r: expected {"key": ..., "value": {...}}' % (item,))
+        pairs.extend(otlp_attribute_labels(item["key"], item.get("value") or {}))
+    return pairs
+
+
+def _otlp_hex_id(value, size, what):
+    """traceId / spanId of OTLP's JSON encoding (hex) -> lowercase hex, '' when absent or all zero."""
+    if not value:
+        return ""
+    text = str(value)
+    if not re.fullmatch(r"[0-9a-fA-F]{%d}" % (size * 2), text):
+        raise ValueError("invalid %s %r: OTLP/JSON needs %d hex digits" % (what, text, size * 2))
+    return "" if set(text) == {"0"} else text.lower()
+
+
+def _severity_number(value):
+    if value in (None, ""):
+        return 0
+    if isinstance(value, str) and value in _SEVERITY_NUMBERS:
+        return _SEVERITY_NUMBERS[value]
+    return _otlp_int(value, "severityNumber")
+
+
+def _level_from_line(line):
+    """Loki's level detection from the line itself: a level field (JSON, logfmt), else words in the text."""
+    stripped = line.strip()
+    value = None
+    if stripped.startswith("{") and stripped.endswith("}"):
+        try:
+            doc = json.loads(stripped)
+        except ValueError:
+            doc = None
+        if isinstance(doc, dict):
+            value = next((str(doc[f]) for f in _LEVEL_FIELDS if f in doc), None)
+    elif "=" in line:
+        match = re.search(r"(?:^|\s)(?:%s)=\"?([^\s\"]*)" % "|".join(_LEVEL_FIELDS), line)
+        value = match.group(1) if match else None
+    if value is not None and value.lower() in _LEVEL_WORDS:
+        return _LEVEL_WORDS[value.lower()]
+    for words, level in (
+        (("info", "INFO"), "info"),
+        (("err:", "ERR:", "error", "ERROR"), "error"),
+        (("warn:", "WARN:", "warning", "WARNING"), "warn"),
+        (("CRITICAL:", "critical:"), "critical"),
+        (("debug:", "DEBUG:"), "debug"),
+    ):
+        if any(word in line for word in words):
+            return level
+    return "unknown"
+
+
+def detected_level(labels, metadata, line):
+    """Loki's discover_log_levels: a level label, a level in structured metadata, the OTLP severity number, the line."""
+    for source in (labels, metadata):
+        for field in _LEVEL_FIELDS:
+            if source.get(field):
+                return source[field]
+    if metadata.get("severity_number"):
+        number = int(metadata["severity_number"])
+        for upper, level in ((4, "trace"), (8, "debug"), (12, "info"), (16, "warn"), (20, "error"), (24, "fatal")):
+            if number <= upper:
+                return level
+        return "unknown"
+    return _level_from_line(line)
+
+
+def _metadata_key(metadata):
+    return tuple(sorted((str(k), str(v)) for k, v in (metadata or {}).items()))
+
+
+class LokiStore:
+    """In-memory log streams, fed through push() (Loki's push API body) and ingest_otlp() (OTLP/JSON logs)."""
+
+    def __init__(self, index_labels=LOKI_OTLP_INDEX_LABELS):
         self._lock = threading.Lock()
-        self._streams = {}  # tuple(sorted(labels.items())) -> list of (ns, line)
+        self._streams = {}  # tuple(sorted(labels.items())) -> list of (ns, line, metadata key)
+        self.index_labels = tuple(index_labels)
+
+    def _add(self, entries):
+        """entries: [(stream labels dict, ns, line, metadata dict)], stored together (all or nothing)."""
+        with self._lock:
+            touched = set()
+            for labels, ns, line, metadata in entries:
+                key = tuple(sorted((str(k), str(v)) for k, v in labels.items()))
+                self._streams.setdefault(key, []).append((int(ns), str(line), _metadata_key(metadata)))
+                touched.add(key)
+            for key in touched:
+                self._streams[key].sort(key=lambda e: e[0])
+        return len(entries)
 
     def push(self, body):
         """Ingest one Loki push body ({"streams": [...]}). Returns the number of entries."""
         if not isinstance(body, dict) or not isinstance(body.get("streams"), list):
             raise ValueError('the push body needs a "streams" list')
-        count = 0
-        with self._lock:
-            for stream in body["streams"]:
-                labels = stream.get("stream")
-                if not isinstance(labels, dict) or not labels:
-                    raise ValueError("error at least one label pair is required per stream")
-                for name in labels:
-                    if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", name):
-                        raise ValueError('error parsing labels: invalid label name "%s"' % name)
-                key = tuple(sorted((str(k), str(v)) for k, v in labels.items()))
-                target = self._streams.setdefault(key, [])
-                for value in stream.get("values") or []:
-                    if not isinstance(value, list) or len(value) < 2:
-                        raise ValueError("each value must be [<unix epoch in nanoseconds>, <log line>]")
-                    target.append((int(value[0]), str(value[1])))
-                    count += 1
-                target.sort(key=lambda e: e[0])
-        return count
+        entries = []
+        for stream in body["streams"]:
+            labels = stream.get("stream")
+            if not isinstance(labels, dict) or not labels:
+                raise ValueError("error at least one label pair is required per stream")
+            for name in labels:
+                if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", name):
+                    raise ValueError('error parsing labels: invalid label name "%s"' % name)
+            for value in stream.get("values") or []:
+                if not isinstance(value, list) or len(value) < 2:
+                    raise ValueError("each value must be [<unix epoch in nanoseconds>, <log line>(, {metadata})]")
+                metadata = value[2] if len(value) > 2 else None
+                if metadata is not None and not isinstance(metadata, dict):
+                    raise ValueError("structured metadata must be an object of strings")
+                entries.append((labels, int(value[0]), value[1], metadata))
+        return self._add(entries)
+
+    def otlp_entries(self, body):
+        """An OTLP/JSON ExportLogsServiceRequest -> [(stream labels, ns, line, metadata)], as Loki 3 maps it."""
+        if not isinstance(body, dict):
+            raise ValueError("the OTLP logs body must be a JSON object (ExportLogsServiceRequest)")
+        resource_logs = body.get("resourceLogs")
+        if resource_logs is None:
+            resource_logs = []
+        if not isinstance(resource_logs, list):
+            raise ValueError('"resourceLogs" must be a list')
+        entries = []
+        for resource_log in resource_logs:
+            resource = resource_log.get("resource") or {}
+            labels, resource_metadata = {}, []
+            service_name = None
+            for item in resource.get("attributes") or []:
+                if not isinstance(item, dict) or "key" not in item:
+                    raise ValueError("invalid resource attribute %r" % (item,))
+                pairs = otlp_attribute_labels(item["key"], item.get("value") or {})
+                if item["key"] not in self.index_labels:
+                    resource_metadata.extend(pairs)
+                    continue
+                for name, value in pairs:
+                    if value == "":
+                        continue
+                    labels[name] = value
+                    if service_name is None and name in LOKI_DISCOVER_SERVICE_NAME:
+                        service_name = value
+            if not labels.get("service_name"):
+                labels["service_name"] = service_name or LOKI_UNKNOWN_SERVICE
+            for scope_log in resource_log.get("scopeLogs") or resource_log.get("instrumentationLibraryLogs") or []:
+                scope = scope_log.get("scope") or scope_log.get("instrumentationLibrary") or {}
+                scope_metadata = _otlp_attributes(scope.get("attributes"))
+                for field, name in (("name", "scope_name"), ("version", "scope_version")):
+                    if scope.get(field):
+                        scope_metadata.append((name, str(scope[field])))
+                if scope.get("droppedAttributesCount"):
+                    scope_metadata.append(("scope_dropped_attributes_count", str(int(scope["droppedAttributesCount"]))))
+                for record in scope_log.get("logRecords") or []:
+                    entries.append(self._otlp_entry(labels, record, resource_metadata + scope_metadata))
+        return entries
+
+    def _otlp_entry(self, labels, record, shared_metadata):
+        if not isinstance(record, dict):
+            raise ValueError("invalid log record %r" % (record,))
+        metadata = dict(_otlp_attributes(record.get("attributes")))
+        time_ns = _otlp_int(record.get("timeUnixNano") or 0, "timeUnixNano")
+        observed_ns = _otlp_int(record.get("observedTimeUnixNano") or 0, "observedTimeUnixNano")
+        if time_ns and observed_ns:
+            metadata["observed_timestamp"] = str(observed_ns)
+        severity = _severity_number(record.get("severityNumber"))
+        if severity:
+            metadata["severity_number"] = str(severity)
+        if record.get("severityText"):
+            metadata["severity_text"] = str(record["severityText"])
+        if record.get("droppedAttributesCount"):
+            metadata["dropped_attributes_count"] = str(_otlp_int(record["droppedAttributesCount"]))
+        if record.get("flags"):
+            metadata["flags"] = str(_otlp_int(record["flags"], "flags"))
+        trace_id = _otlp_hex_id(record.get("traceId"), 16, "traceId")
+        span_id = _otlp_hex_id(record.get("spanId"), 8, "spanId")
+        if trace_id:
+            metadata["trace_id"] = trace_id
+        if span_id:
+            metadata["span_id"] = span_id
+        metadata.update(shared_metadata)
+        line = otlp_as_string(record["body"]) if record.get("body") else ""
+        metadata["detected_level"] = detected_level(labels, metadata, line)
+        return dict(labels), time_ns or observed_ns or now_ns(), line, metadata
+
+    def ingest_otlp(self, body):
+        """Ingest one OTLP/JSON ExportLogsServiceRequest (all its records, or none on an error). Returns the count."""
+        return self._add(self.otlp_entries(body))
 
     def streams(self):
+        """[(stream labels, [(ns, line, metadata dict)])]."""
         with self._lock:
-            return [(dict(key), list(entries)) for key, entries in self._streams.items()]
+            items = [(dict(key), list(entries)) for key, entries in self._streams.items()]
+        return [(labels, [(ns, line, dict(meta)) for ns, line, meta in entries]) for labels, entries in items]
 
     def select(self, query, start_ns, end_ns):
-        """[(labels, [(ns, line), ...])] for a LogQuery within [start, end)."""
+        """[(stream labels, [(ns, line, metadata), ...])] for a LogQuery within [start, end).
+
+        The stream selector sees the stream labels only; label filters see the stream labels and the
+        entry's structured metadata (as in Loki)."""
         selected = []
         for labels, entries in self.streams():
             if not query.stream_matches(labels):
                 continue
-            kept = [(ns, line) for ns, line in entries if start_ns <= ns < end_ns and query.line_matches(line)]
+            kept = [
+                (ns, line, meta)
+                for ns, line, meta in entries
+                if start_ns <= ns < end_ns and query.entry_matches(line, dict(meta, **labels))
+            ]
             if kept:
                 selected.append((labels, kept))
         return selected
 
-    def query_logs(self, query, start_ns, end_ns, limit, direction):
+    def query_logs(self, query, start_ns, end_ns, limit, direction, *, categorize=False):
+        """Loki's "streams" result. Structured metadata joins the stream labels (a stream per distinct set),
+        unless categorize (X-Loki-Response-Encoding-Flags: categorize-labels) puts it in a third value."""
         flat = []
         for labels, entries in self.select(query, start_ns, end_ns):
             key = tuple(sorted(labels.items()))
-            flat.extend((ns, line, key) for ns, line in entries)
+            flat.extend((ns, line, key, _metadata_key(meta)) for ns, line, meta in entries)
         flat = _apply_limit_direction(flat, limit, direction)
         grouped = {}
-        for ns, line, key in flat:
-            grouped.setdefault(key, []).append([str(ns), line])
+        for ns, line, key, meta in flat:
+            if categorize:
+                value = [str(ns), line] + ([{"structuredMetadata": dict(meta)}] if meta else [])
+                grouped.setdefault(key, []).append(value)
+            else:
+                grouped.setdefault(tuple(sorted(dict(meta, **dict(key)).items())), []).append([str(ns), line])
         return [{"stream": dict(key), "values": values} for key, values in grouped.items()]
 
     def _range_agg_at(self, agg, eval_ns):
         range_ns = int(agg.range_s * 1e9)
-        out = {}
+        counts = {}
         for labels, entries in self.select(agg.inner, eval_ns - range_ns, eval_ns + 1):
-            count = sum(1 for ns, _line in entries if eval_ns - range_ns < ns <= eval_ns)
-            if count:
-                value = count if agg.func == "count_over_time" else count / agg.range_s
-                out[tuple(sorted(labels.items()))] = float(value)
-        return out
+            for ns, _line, meta in entries:
+                if eval_ns - range_ns < ns <= eval_ns:
+                    key = tuple(sorted(dict(meta, **labels).items()))
+                    counts[key] = counts.get(key, 0) + 1
+        return {
+            key: float(count if agg.func == "count_over_time" else count / agg.range_s) for key, count in counts.items()
+        }
 
     def eval_metric(self, expr, eval_ns):
         if isinstance(expr, RangeAggregation):
@@ -977,15 +1407,59 @@ class Trace:
         return self.end_ns - self.start_ns
 
     def otlp(self):
+        """The trace's ResourceSpans as Tempo's HTTP API writes them (gogo jsonpb: ids in base64, enum names)."""
         grouped = {}
         for resource, scope, raw in self.batches:
             key = json.dumps(resource, sort_keys=True)
             entry = grouped.setdefault(key, {"resource": resource, "scopes": {}})
             scope_key = json.dumps(scope, sort_keys=True)
-            entry["scopes"].setdefault(scope_key, {"scope": scope, "spans": []})["spans"].append(raw)
+            spans = entry["scopes"].setdefault(scope_key, {"scope": scope, "spans": []})["spans"]
+            spans.append(_tempo_json_span(raw))
         return [
             {"resource": entry["resource"], "scopeSpans": list(entry["scopes"].values())} for entry in grouped.values()
         ]
+
+
+_KIND_NAMES = {v: "SPAN_KIND_" + k.upper() for k, v in _KIND.items() if v}
+_STATUS_NAMES = {1: "STATUS_CODE_OK", 2: "STATUS_CODE_ERROR"}
+
+
+def _b64_id(hex_id):
+    return base64.b64encode(bytes.fromhex(hex_id)).decode("ascii") if hex_id else ""
+
+
+def _tempo_json_span(raw):
+    """A stored span (hex ids, as ingested) as Tempo answers it: jsonpb of its protobuf, so bytes fields
+    (traceId, spanId, parentSpanId, links' ids) in base64, kind and status code as enum names, zero values
+    left out."""
+    span = dict(raw)
+    for field in ("traceId", "spanId", "parentSpanId"):
+        if span.get(field):
+            span[field] = _b64_id(span[field])
+        else:
+            span.pop(field, None)
+    kind = _enum_value(span.get("kind", 0), _KIND)
+    if kind:
+        span["kind"] = _KIND_NAMES.get(kind, kind)
+    else:
+        span.pop("kind", None)
+    status = dict(span.get("status") or {})
+    code = _enum_value(status.get("code", 0), _STATUS)
+    if code:
+        status["code"] = _STATUS_NAMES.get(code, code)
+    else:
+        status.pop("code", None)
+    span["status"] = status
+    links = []
+    for given in span.get("links") or []:
+        link = dict(given)
+        for field, size in (("traceId", 16), ("spanId", 8)):
+            if link.get(field):
+                link[field] = _b64_id(_norm_id(link[field], size))
+        links.append(link)
+    if links:
+        span["links"] = links
+    return span
 
 
 class TempoStore:
@@ -998,25 +1472,30 @@ class TempoStore:
     def ingest_otlp(self, body):
         if not isinstance(body, dict) or not isinstance(body.get("resourceSpans"), list):
             raise ValueError('the OTLP body needs a "resourceSpans" list')
+        parsed = []  # every span is checked before any is stored: a bad request stores nothing
+        for resource_spans in body["resourceSpans"]:
+            resource = resource_spans.get("resource") or {}
+            for scope_spans in (
+                resource_spans.get("scopeSpans") or resource_spans.get("instrumentationLibrarySpans") or []
+            ):
+                scope = scope_spans.get("scope") or scope_spans.get("instrumentationLibrary") or {}
+                for given in scope_spans.get("spans") or []:
+                    trace_id = _norm_id(given.get("traceId"), 16)
+                    if not trace_id:
+                        raise ValueError("span without traceId")
+                    raw = dict(given, traceId=trace_id, spanId=_norm_id(given.get("spanId"), 8))
+                    if raw.get("parentSpanId"):
+                        raw["parentSpanId"] = _norm_id(raw["parentSpanId"], 8)
+                    parsed.append((trace_id, raw, resource, scope, Span(raw, resource, scope)))
         count = 0
         with self._lock:
-            for resource_spans in body["resourceSpans"]:
-                resource = resource_spans.get("resource") or {}
-                for scope_spans in (
-                    resource_spans.get("scopeSpans") or resource_spans.get("instrumentationLibrarySpans") or []
-                ):
-                    scope = scope_spans.get("scope") or scope_spans.get("instrumentationLibrary") or {}
-                    for given in scope_spans.get("spans") or []:
-                        trace_id = _norm_id(given.get("traceId"), 16)
-                        if not trace_id:
-                            raise ValueError("span without traceId")
-                        raw = dict(given, traceId=trace_id, spanId=_norm_id(given.get("spanId"), 8))
-                        if raw.get("parentSpanId"):
-                            raw["parentSpanId"] = _norm_id(raw["parentSpanId"], 8)
-                        trace = self._traces.setdefault(trace_id, Trace(trace_id))
-                        trace.spans.append(Span(raw, resource, scope))
-                        trace.batches.append((resource, scope, raw))
-                        count += 1
+            for trace_id, raw, resource, scope, span in parsed:
+                trace = self._traces.setdefault(trace_id, Trace(trace_id))
+                if span.span_id and any(s.span_id == span.span_id for s in trace.spans):
+                    continue  # a resent span (an exporter's retry): Tempo shows it once
+                trace.spans.append(span)
+                trace.batches.append((resource, scope, raw))
+                count += 1
         return count
 
     def get(self, trace_id):
@@ -1180,21 +1659,34 @@ class LokiHandler(_Handler):
 
     def handle_request(self, method):
         store = self.server.store
-        body = self.read_body() if method in ("POST", "PUT") else b""
+        try:
+            body = self.read_body() if method in ("POST", "PUT") else b""
+        except (OSError, EOFError) as exc:  # gzip.BadGzipFile is an OSError
+            return self.send(400, "cannot read the gzip body: %s\n" % exc)
         path, params = self.params(body)
         if path == "/ready":
             return self.send(200, "ready\n")
-        if path == "/loki/api/v1/push" and method == "POST":
-            ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip()
+        if path in ("/loki/api/v1/push", "/otlp/v1/logs") and method == "POST":
+            otlp = path == "/otlp/v1/logs"
+            ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
             if ctype != "application/json":
-                return self.send(
-                    415, "unsupported Content-Type %r: this Loki stand-in accepts application/json only\n" % ctype
+                what = (
+                    "OTLP's JSON encoding only (set encoding: json on the collector's otlphttp exporter)"
+                    if otlp
+                    else "application/json only"
                 )
+                return self.send(415, "unsupported Content-Type %r: this Loki stand-in accepts %s\n" % (ctype, what))
             try:
-                store.push(json.loads(body.decode("utf-8")))
-            except ValueError as exc:
+                doc = json.loads(body.decode("utf-8"))
+                if otlp:
+                    store.ingest_otlp(doc)
+                else:
+                    store.push(doc)
+            except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError included
                 return self.send(400, "%s\n" % exc)
             return self.send(204)
+        if path in ("/loki/api/v1/push", "/otlp/v1/logs"):
+            return self.send(405, "method not allowed\n")
         if method not in ("GET", "POST"):
             return self.send(405, "method not allowed\n")
         if path == "/loki/api/v1/labels":
@@ -1247,11 +1739,14 @@ class LokiHandler(_Handler):
                     "log queries are not supported as an instant query type, please change your query to a range "
                     "query type"
                 )
-            streams = store.query_logs(expr, start_ns, end_ns, limit, direction)
+            flags = (self.headers.get("X-Loki-Response-Encoding-Flags") or "").replace(" ", "").split(",")
+            categorize = "categorize-labels" in flags
+            streams = store.query_logs(expr, start_ns, end_ns, limit, direction, categorize=categorize)
             stats["summary"]["totalEntriesReturned"] = sum(len(s["values"]) for s in streams)
-            return self.send_json(
-                200, {"status": "success", "data": {"resultType": "streams", "result": streams, "stats": stats}}
-            )
+            data = {"resultType": "streams", "result": streams, "stats": stats}
+            if categorize:
+                data["encodingFlags"] = ["categorize-labels"]
+            return self.send_json(200, {"status": "success", "data": data})
         if not is_range:
             values = store.eval_metric(expr, end_ns)
             result = [{"metric": dict(k), "value": [end_ns / 1e9, _fmt(v)]} for k, v in values.items()]
@@ -1310,13 +1805,13 @@ class TempoHandler(_Handler):
             return self.send(405, "method not allowed\n")
         match = re.fullmatch(r"/api(/v2)?/traces/([^/]+)", path)
         if match:
-            try:
-                trace_id = _norm_id(match.group(2).rjust(32, "0"), 16)
-            except ValueError:
+            if match.group(1) and not self.server.api_v2_traces:
+                return self.send(404, "404 page not found\n")  # a Tempo older than the v2 API: unknown route
+            if not re.fullmatch(r"[0-9a-fA-F]{1,32}", match.group(2)):
                 return self.send(400, "invalid trace id %r\n" % match.group(2))
-            trace = store.get(trace_id)
+            trace = store.get(match.group(2).rjust(32, "0").lower())
             if trace is None:
-                return self.send(404, "trace not found\n")
+                return self.send(404, b"")  # Tempo: no body when no block holds the trace
             if match.group(1):
                 return self.send_json(200, {"trace": {"resourceSpans": trace.otlp()}})
             return self.send_json(200, {"batches": trace.otlp()})
@@ -1575,6 +2070,7 @@ class _StoreServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
     otlp_only = False
+    api_v2_traces = True
 
 
 # --------------------------------------------------------------------------- stack
@@ -1609,14 +2105,32 @@ def _load_bodies(section):
     return bodies
 
 
+def _load_into(name, store, section):
+    """Ingest the section's load bodies: Loki push bodies or OTLP/JSON logs (resourceLogs); OTLP/JSON traces."""
+    for body in _load_bodies(section):
+        if name == "tempo" or (isinstance(body, dict) and "resourceLogs" in body):
+            store.ingest_otlp(body)
+        else:
+            store.push(body)
+
+
+def _loki_index_labels(section):
+    labels = (section or {}).get("default_resource_attributes_as_index_labels")
+    if labels is None:
+        return LOKI_OTLP_INDEX_LABELS
+    if not isinstance(labels, list) or not all(isinstance(label, str) for label in labels):
+        raise ValueError("loki default_resource_attributes_as_index_labels must be a list of attribute names")
+    return labels
+
+
 class Stack:
     """The running stand-ins of one config."""
 
-    def __init__(self):
+    def __init__(self, loki_index_labels=LOKI_OTLP_INDEX_LABELS):
         self.servers = []
         self.threads = []
         self.grafana_url = self.loki_url = self.tempo_url = self.tempo_otlp_url = None
-        self.loki = LokiStore()
+        self.loki = LokiStore(loki_index_labels)
         self.tempo = TempoStore()
         self.grafana = None
 
@@ -1648,19 +2162,16 @@ def load_config(path):
 
 def start_stack(config, verbose=False):
     """Start every stand-in the config has a section for; return the running Stack."""
-    stack = Stack()
+    stack = Stack(_loki_index_labels(config.get("loki")))
     try:
         for name, handler, store in (("loki", LokiHandler, stack.loki), ("tempo", TempoHandler, stack.tempo)):
             section = config.get(name)
             if section is None:
                 continue
-            for body in _load_bodies(section):
-                if name == "loki":
-                    store.push(body)
-                else:
-                    store.ingest_otlp(body)
+            _load_into(name, store, section)
             server = _StoreServer(_split_listen(section.get("listen", "127.0.0.1:0")), handler)
             server.store, server.standin_name, server.verbose = store, "%s-stand-in" % name, verbose
+            server.api_v2_traces = bool(section.get("api_v2_traces", True))
             stack._serve(server)
             setattr(stack, "%s_url" % name, _url(server))
             if name == "tempo" and section.get("otlp_listen"):
@@ -1700,13 +2211,9 @@ def check_config(config):
         _split_listen(section.get("listen", "127.0.0.1:0"))
         if name == "tempo" and section.get("otlp_listen"):
             _split_listen(section["otlp_listen"])
-        store = LokiStore() if name == "loki" else TempoStore() if name == "tempo" else None
+        store = LokiStore(_loki_index_labels(section)) if name == "loki" else TempoStore() if name == "tempo" else None
         if store is not None:
-            for body in _load_bodies(section):
-                if name == "loki":
-                    store.push(body)
-                else:
-                    store.ingest_otlp(body)
+            _load_into(name, store, section)
     section = config.get("grafana")
     if section is not None:
         for cred in section.get("tokens") or []:

@@ -92,7 +92,8 @@ def test_logql_metric_queries():
     [
         ("{}", "at least one regexp or equality matcher"),
         ('{app=~".*"}', "empty-compatible value"),
-        ('{app="x"} | json', "supports line filters |= != |~ !~ only"),
+        ('{app="x"} | json', "supports line filters |= != |~ !~ and string label filters"),
+        ('{app="x"} | status > 200', "no parsers, numeric label filters"),
         ('{app="x"', "syntax error"),
         ('rate({app="x"})', "syntax error"),
         ('topk(3, {app="x"})', "only supports count_over_time, rate and sum"),
@@ -374,10 +375,17 @@ def test_loki_and_tempo_ingestion_apis(stack):
     assert http("GET", stack.tempo_otlp_url + "/api/search")[0] == 404  # the OTLP port only ingests
     assert http("GET", stack.tempo_url + "/api/echo") == (200, "echo")
     status, body = http("GET", stack.tempo_url + "/api/traces/" + trace_id)
-    assert json.loads(body)["batches"][0]["scopeSpans"][0]["spans"][0]["spanId"] == "c1" * 8
+    # Tempo answers with the jsonpb of its protobuf: ids in base64, enums by name
+    answered = json.loads(body)["batches"][0]["scopeSpans"][0]["spans"][0]
+    assert base64.b64decode(answered["spanId"]).hex() == "c1" * 8
+    assert base64.b64decode(answered["traceId"]).hex() == trace_id
+    assert answered["kind"] == "SPAN_KIND_PRODUCER"
+    assert "parentSpanId" not in answered
     status, body = http("GET", stack.tempo_url + "/api/v2/traces/" + trace_id)
     assert "resourceSpans" in json.loads(body)["trace"]
-    assert http("GET", stack.tempo_url + "/api/traces/" + "44" * 16)[0] == 404
+    assert http("GET", stack.tempo_url + "/api/traces/" + "44" * 16) == (404, "")
+    assert http("GET", stack.tempo_url + "/api/v2/traces/" + "44" * 16) == (404, "")
+    assert http("GET", stack.tempo_url + "/api/v2/traces/not-hex")[0] == 400
     status, body = http(
         "GET", stack.tempo_url + "/api/search?" + urllib.parse.urlencode({"tags": "service.name=kafka"})
     )
