@@ -113,6 +113,7 @@ def query_argument_spec():
         kafka_metric=dict(type="str", choices=list(KAFKA_METRICS)),
         kafka_labels=dict(type="dict"),
         tags=dict(type="dict"),
+        trace_id=dict(type="str"),
     )
 
 
@@ -130,6 +131,7 @@ class GrafanaError(Exception):
         self.msg = msg
         self.kind = kind
         self.status = status
+        self.detail = ""  # for an HTTP error: the text of the answer's body (Grafana's or the datasource's)
 
     @property
     def transient(self):
@@ -325,6 +327,97 @@ def normalize_loki(data, direction="backward"):
     return normalized
 
 
+def normalize_trace_id(value):
+    """A W3C / OTLP trace id: 32 hex digits, not all zero -> lower case."""
+    text = to_text(value or "").strip().lower()
+    if not re.match(r"^[0-9a-f]{32}$", text) or not text.strip("0"):
+        raise GrafanaError(
+            "trace_id %r is not a trace id: it needs 32 hexadecimal digits, not all zero (the second field of a "
+            "W3C traceparent header)." % to_text(value),
+            "invalid_argument",
+        )
+    return text
+
+
+_SPAN_KINDS = ("unspecified", "internal", "server", "client", "producer", "consumer")
+_STATUS_CODES = ("unset", "ok", "error")
+
+
+def _otlp_enum(value, names, prefix):
+    """An OTLP enum in JSON: a number (OTLP/JSON) or a name such as SPAN_KIND_PRODUCER (Tempo's jsonpb)."""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < len(names):
+        return names[value]
+    text = to_text(value if value is not None else 0)
+    if text.isdigit() and int(text) < len(names):
+        return names[int(text)]
+    short = text.upper()
+    if short.startswith(prefix):
+        short = short[len(prefix) :]
+    return short.lower() if short.lower() in names else text
+
+
+def _span_id_hex(value, size):
+    """An id as Tempo's jsonpb writes it (base64) or as OTLP/JSON does (hex) -> lower-case hex, None if empty."""
+    if not value:
+        return None
+    text = to_text(value)
+    if re.match(r"^[0-9a-fA-F]{%d}$" % (size * 2), text):
+        return text.lower()
+    try:
+        raw = base64.b64decode(text)
+    except (TypeError, ValueError):
+        raw = b""
+    if len(raw) == size:
+        return "".join("%02x" % c for c in bytearray(raw))
+    return text
+
+
+def _resource_spans(doc):
+    """The ResourceSpans of a trace-by-id answer: v2 {"trace": {...}}, v1 {"batches": [...]}, or OTLP's name."""
+    if not isinstance(doc, dict):
+        return []
+    if isinstance(doc.get("trace"), dict):
+        doc = doc["trace"]
+    return doc.get("resourceSpans") or doc.get("batches") or []
+
+
+def normalize_tempo_trace(doc):
+    """A Tempo trace-by-id answer (None when Tempo does not have the trace) -> its spans, oldest first.
+
+    Each span: span_id, parent_span_id (None for a root span), parent (the parent span's name when
+    the parent is in the trace), service (its resource's service.name), name, kind and status
+    (TraceQL's words: producer, consumer...; unset, ok, error), start, start_unix_nano, duration_ms.
+    """
+    spans = []
+    for batch in _resource_spans(doc):
+        service = None
+        for attr in (batch.get("resource") or {}).get("attributes") or []:
+            if attr.get("key") == "service.name":
+                service = (attr.get("value") or {}).get("stringValue")
+        for scope in batch.get("scopeSpans") or batch.get("instrumentationLibrarySpans") or []:
+            for span in scope.get("spans") or []:
+                start = int(span.get("startTimeUnixNano") or 0)
+                end = int(span.get("endTimeUnixNano") or start)
+                spans.append(
+                    {
+                        "span_id": _span_id_hex(span.get("spanId"), 8),
+                        "parent_span_id": _span_id_hex(span.get("parentSpanId"), 8),
+                        "service": service,
+                        "name": span.get("name", ""),
+                        "kind": _otlp_enum(span.get("kind"), _SPAN_KINDS, "SPAN_KIND_"),
+                        "status": _otlp_enum((span.get("status") or {}).get("code"), _STATUS_CODES, "STATUS_CODE_"),
+                        "start": iso_from_ns(start) if start else None,
+                        "start_unix_nano": start,
+                        "duration_ms": round((end - start) / 1e6, 3),
+                    }
+                )
+    names = dict((s["span_id"], s["name"]) for s in spans if s["span_id"])
+    for span in spans:
+        span["parent"] = names.get(span["parent_span_id"]) if span["parent_span_id"] else None
+    spans.sort(key=lambda s: (s["start_unix_nano"], s["name"]))
+    return {"result_type": "trace", "spans": spans, "count": len(spans), "found": bool(spans)}
+
+
 def normalize_tempo(doc):
     """Tempo /api/search answer -> traces [{trace_id, root_service, root_name, start, duration_ms}]."""
     traces = []
@@ -396,6 +489,7 @@ class GrafanaClient:
         else:
             self._basic = None
         self._datasources = {}
+        self._tempo_v1_only = set()  # uids of Tempo datasources without api/v2/traces
 
     @staticmethod
     def _strip_userinfo(url):
@@ -453,7 +547,9 @@ class GrafanaClient:
                 body = exc.read()
             except Exception:  # pylint: disable=broad-except
                 body = b""
-            raise self._http_error(exc.code, exc.reason, body, method, path, context=context) from None
+            error = self._http_error(exc.code, exc.reason, body, method, path, context=context)
+            error.detail = self.redact(_message_of(body))
+            raise error from None
         except GrafanaError:
             raise
         except Exception as exc:  # pylint: disable=broad-except
@@ -743,6 +839,45 @@ class GrafanaClient:
                 "Datasource '%s' answered api/search without a Tempo result." % ds.get("name"), "invalid_response"
             )
         return doc
+
+    def tempo_trace(self, ds, trace_id):
+        """(answer, path) of Tempo's trace by id: answer None when Tempo does not have the trace (yet).
+
+        Asks api/v2/traces/<id>; a 404 there is "not found" unless its body is Go's "404 page not
+        found" (the route is unknown: a Tempo without the v2 API), in which case api/traces/<id> is
+        asked instead, now and on later calls.
+        """
+        paths = ["api/traces/%s" % trace_id]
+        if ds.get("uid") not in self._tempo_v1_only:
+            paths.insert(0, "api/v2/traces/%s" % trace_id)
+        for path in paths:
+            try:
+                doc = self.proxy_get(ds, path, None, "traceql")
+            except GrafanaError as exc:
+                if exc.status != 404:
+                    raise
+                if not _unknown_route(exc.detail):
+                    return None, path
+                if path.startswith("api/v2/"):
+                    self._tempo_v1_only.add(ds.get("uid"))
+                    continue
+                raise self._error(
+                    "Datasource '%s' (%s) answers neither api/v2/traces/<id> nor api/traces/<id> (404 page not "
+                    "found); is its URL in Grafana the Tempo query API (port 3200)?" % (ds.get("name"), ds.get("type")),
+                    "not_found",
+                    404,
+                ) from None
+            if not isinstance(doc, dict):
+                raise self._error(
+                    "Datasource '%s' answered %s without a Tempo trace." % (ds.get("name"), path), "invalid_response"
+                )
+            return doc, path
+        return None, paths[-1]  # pragma: no cover - the loop returns or raises
+
+
+def _unknown_route(text):
+    """Go's http.NotFound text: the server does not know the path at all (not "no such trace")."""
+    return to_text(text or "").strip().lower() == "404 page not found"
 
 
 def language_label(language):

@@ -24,6 +24,8 @@ from ansible_collections.dojo.kafka_observability.plugins.module_utils.grafana i
     normalize_loki,
     normalize_prometheus,
     normalize_tempo,
+    normalize_tempo_trace,
+    normalize_trace_id,
     parse_duration,
     parse_time,
 )
@@ -42,7 +44,7 @@ ALERT_STATES = ("inactive", "pending", "firing")
 def resolve_language(client, params, wanted=None):
     """(datasource, language): the datasource looked up and checked against the query language."""
     language = wanted
-    if language is None and (params.get("kafka_metric") or params.get("tags")):
+    if language is None and (params.get("kafka_metric") or params.get("tags") or params.get("trace_id")):
         language = "promql" if params.get("kafka_metric") else "traceql"
     if language is None:
         ds = client.get_datasource(name=params.get("datasource"), uid=params.get("datasource_uid"))
@@ -135,6 +137,13 @@ def run_query(client, ds, language, params, now):
             )
             out.update(query_type="range", start=iso_from_seconds(start), end=iso_from_seconds(end))
         out.update(normalize_loki(data, direction))
+        return out
+    if params.get("trace_id"):
+        # one trace by its id (Tempo's api/v2/traces/<id>); the time window does not apply
+        trace_id = normalize_trace_id(params["trace_id"])
+        doc, path = client.tempo_trace(ds, trace_id)
+        out.update(query_type="trace", trace_id=trace_id, trace_api=path.rsplit("/", 1)[0])
+        out.update(normalize_tempo_trace(doc))
         return out
     # TraceQL or tag search on Tempo
     tags = params.get("tags")
@@ -248,6 +257,37 @@ def check_count(result, min_count, what):
     facts = {what: result.get(what, [])}
     return Observation(
         count >= min_count, count, "needed at least %d %s, observed %d" % (min_count, what, count), facts
+    )
+
+
+def _span_words(span):
+    return "%s: %s (%s%s)" % (
+        span.get("service") or "?",
+        span.get("name"),
+        span.get("kind"),
+        ", child of %s" % span["parent"] if span.get("parent") else "",
+    )
+
+
+def check_spans(result, min_count):
+    """A trace looked up by id has at least min_count spans (0 while Tempo does not have it)."""
+    trace_id, spans = result["trace_id"], result["spans"]
+    facts = {"trace_id": trace_id, "spans": spans, "found": result["found"]}
+    if not result["found"]:
+        return Observation(
+            False,
+            0,
+            "needed at least %d span%s of trace %s, but Tempo has none of its spans (%s/%s: trace not found)"
+            % (min_count, "" if min_count == 1 else "s", trace_id, result["trace_api"], trace_id),
+            facts,
+        )
+    shown = "; ".join(_span_words(s) for s in spans[:5]) + ("; ..." if len(spans) > 5 else "")
+    return Observation(
+        len(spans) >= min_count,
+        len(spans),
+        "needed at least %d span%s in trace %s, observed %d (%s)"
+        % (min_count, "" if min_count == 1 else "s", trace_id, len(spans), shown),
+        facts,
     )
 
 

@@ -21,7 +21,7 @@ description:
     is inactive, pending or firing).
   - Conditions on Loki and Tempo - V(logs) (at least O(min_count) log lines match a LogQL query in
     the time window), V(traces) (at least O(min_count) traces match a TraceQL query or tags in
-    the time window).
+    the time window, or the trace O(trace_id) has at least O(min_count) spans).
   - Queries go through Grafana's datasource proxy to the datasource's native API, see
     M(dojo.kafka_observability.grafana_query) for why.
   - Errors that waiting cannot fix (rejected credentials, missing permission, unknown
@@ -60,7 +60,8 @@ options:
       - V(logs) - a LogQL log query (stream selector and line filters) returns at least
         O(min_count) lines in the window.
       - V(traces) - a TraceQL O(query) or O(tags) search returns at least O(min_count) traces in
-        the window.
+        the window; or, with O(trace_id), that trace is found through the Tempo datasource with at
+        least O(min_count) spans (a trace not found yet is polled for until O(timeout)).
     type: str
     required: true
     choices: [threshold, increase, present, absent, alert, logs, traces]
@@ -73,6 +74,18 @@ options:
     description:
       - 'For V(traces), a Tempo tag search instead of O(query), for example C({service.name: kafka}).'
     type: dict
+  trace_id:
+    description:
+      - For V(traces), the id of one trace to find instead of a search - 32 hexadecimal digits, the
+        second field of a W3C C(traceparent) header, for example the trace id of the test messages
+        that M(dojo.kafka_observability.kafka_produce) sent.
+      - The trace is read through Grafana's datasource proxy from Tempo's C(api/v2/traces/<id>),
+        or from C(api/traces/<id>) when the datasource does not know the v2 API (it answers that
+        path with C(404 page not found)). A trace Tempo does not have yet counts as 0 spans, and
+        is asked for again every O(interval) until O(timeout).
+      - With O(trace_id), O(min_count) counts the spans of the trace, and O(since), O(start) and
+        O(end) do not apply. Mutually exclusive with O(query) and O(tags).
+    type: str
   operator:
     description: Comparison of V(threshold).
     type: str
@@ -102,7 +115,9 @@ options:
     type: float
     default: 1
   min_count:
-    description: Series (V(present)), log lines (V(logs)) or traces (V(traces)) needed.
+    description:
+      - Series (V(present)), log lines (V(logs)) or traces (V(traces)) needed; with O(trace_id),
+        spans of that trace.
     type: int
     default: 1
   alert_name:
@@ -118,8 +133,8 @@ options:
     default: firing
   since:
     description:
-      - For V(logs) and V(traces), the window is the last O(since) before each poll (it slides),
-        unless O(start) fixes its beginning.
+      - For V(logs) and V(traces) searches, the window is the last O(since) before each poll (it
+        slides), unless O(start) fixes its beginning.
     type: str
     default: 5m
   start:
@@ -221,6 +236,20 @@ EXAMPLES = r"""
     query: '{ resource.service.name = "kafka" }'
     since: 10m
   delegate_to: localhost
+
+# `produced` is the registered result of the kafka_produce task that sent the test messages
+# with a W3C traceparent header
+- name: The test messages' trace is in Tempo with the producer's and the consumer's spans
+  dojo.kafka_observability.grafana_assert:
+    grafana_url: http://192.168.56.211:3000
+    grafana_token: "{{ grafana_token }}"
+    datasource: Tempo
+    condition: traces
+    trace_id: "{{ produced.trace_id }}"
+    min_count: 2        # spans of that trace: send notifications, process notifications
+    timeout: 120
+  delegate_to: localhost
+  register: trace_seen
 """
 
 RETURN = r"""
@@ -254,7 +283,8 @@ datasource:
 observed:
   description:
     - The last observed value - the value(s) compared (V(threshold); a list when several series),
-      the increase (V(increase)), the number of series, lines or traces, or the alert state.
+      the increase (V(increase)), the number of series, lines or traces, the number of spans of
+      the trace O(trace_id) (0 while it is not found), or the alert state.
   returned: always
   type: raw
   sample: 50.0
@@ -334,10 +364,51 @@ lines:
       line: started
 traces:
   description: The traces of the last poll, as in M(dojo.kafka_observability.grafana_query).
-  returned: for V(traces)
+  returned: for V(traces) with O(query) or O(tags)
   type: list
   elements: dict
   sample: [{trace_id: 5b8efff798038103d269b633813fc60c, root_service: kafka, root_name: publish, duration_ms: 5}]
+trace_id:
+  description: The trace looked up (O(trace_id) in lower case).
+  returned: for V(traces) with O(trace_id)
+  type: str
+  sample: 5b8efff798038103d269b633813fc60c
+found:
+  description: Whether Tempo had the trace at the last poll.
+  returned: for V(traces) with O(trace_id)
+  type: bool
+  sample: true
+spans:
+  description:
+    - The spans of the trace at the last poll, oldest first, as in
+      M(dojo.kafka_observability.grafana_query) - C(service) (its resource's C(service.name)),
+      C(name), C(kind) and C(status) in TraceQL's words, C(span_id), C(parent_span_id) (null for
+      a root span), C(parent) (the parent span's name when it is in the trace), C(start),
+      C(start_unix_nano), C(duration_ms).
+  returned: for V(traces) with O(trace_id)
+  type: list
+  elements: dict
+  sample:
+    - service: kafka-verification
+      name: send notifications
+      kind: producer
+      status: unset
+      span_id: eee19b7ec3c1b174
+      parent_span_id: null
+      parent: null
+      start: "2026-05-01T10:00:00.000000000Z"
+      start_unix_nano: 1777629600000000000
+      duration_ms: 12.5
+    - service: kafka-verification
+      name: process notifications
+      kind: consumer
+      status: unset
+      span_id: 0f1e2d3c4b5a6978
+      parent_span_id: eee19b7ec3c1b174
+      parent: send notifications
+      start: "2026-05-01T10:00:00.120000000Z"
+      start_unix_nano: 1777629600120000000
+      duration_ms: 3.1
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -351,6 +422,7 @@ from ansible_collections.dojo.kafka_observability.plugins.module_utils.grafana i
     datasource_argument_spec,
     ds_summary,
     grafana_argument_spec,
+    normalize_trace_id,
     now,
     parse_time,
     query_argument_spec,
@@ -361,6 +433,7 @@ from ansible_collections.dojo.kafka_observability.plugins.module_utils.grafana_c
     check_count,
     check_increase,
     check_present,
+    check_spans,
     check_threshold,
     language_of_condition,
     poll,
@@ -426,6 +499,8 @@ class Assertion:
             )
             return check_count(result, p["min_count"], "lines")
         result = run_query(self.client, ds, "traceql", self.query_params(limit=max(p["min_count"], 20)), moment)
+        if p["trace_id"]:
+            return check_spans(result, p["min_count"])
         return check_count(result, p["min_count"], "traces")
 
 
@@ -439,6 +514,10 @@ def validate(params):
         raise GrafanaError("kafka_metric only applies to threshold, increase, present and absent.", "invalid_argument")
     if params["tags"] and condition != "traces":
         raise GrafanaError("tags only applies to condition=traces.", "invalid_argument")
+    if params["trace_id"] is not None:
+        if condition != "traces":
+            raise GrafanaError("trace_id only applies to condition=traces.", "invalid_argument")
+        params["trace_id"] = normalize_trace_id(params["trace_id"])
     if condition == "logs":
         if not params["query"]:
             raise GrafanaError("condition=logs needs a LogQL query.", "invalid_argument")
@@ -448,8 +527,8 @@ def validate(params):
                 "filters - not a metric query such as count_over_time(...)." % '{container="kafka"}',
                 "invalid_argument",
             )
-    if condition == "traces" and not (params["query"] or params["tags"]):
-        raise GrafanaError("condition=traces needs a TraceQL query or tags.", "invalid_argument")
+    if condition == "traces" and not (params["query"] or params["tags"] or params["trace_id"]):
+        raise GrafanaError("condition=traces needs a TraceQL query, tags or a trace_id.", "invalid_argument")
     if condition == "alert" and params["query"]:
         raise GrafanaError("condition=alert reads the alert rules; it takes alert_name, not query.", "invalid_argument")
 
@@ -483,7 +562,7 @@ def main():
         argument_spec=argument_spec,
         mutually_exclusive=GRAFANA_MUTUALLY_EXCLUSIVE
         + DATASOURCE_MUTUALLY_EXCLUSIVE
-        + [("query", "kafka_metric", "tags")],
+        + [("query", "kafka_metric", "tags", "trace_id")],
         required_together=GRAFANA_REQUIRED_TOGETHER,
         required_one_of=DATASOURCE_REQUIRED_ONE_OF,
         required_if=[
@@ -531,7 +610,9 @@ def main():
     if assertion.ds is not None:
         where = " on datasource '%s'" % assertion.ds.get("name")
     what = "query %r%s" % (assertion.query, where) if assertion.query else "alert rules%s" % where
-    if condition == "traces" and not assertion.query:
+    if condition == "traces" and params["trace_id"]:
+        what = "trace %s looked up by id%s" % (params["trace_id"], where)
+    elif condition == "traces" and not assertion.query:
         what = "tags %s%s" % (params["tags"], where)
 
     if outcome.met:

@@ -15,19 +15,20 @@ description:
   - Runs one query through a datasource of Grafana, as the Explore page does, and returns the
     result normalized - series with labels and values for PromQL (Prometheus or Thanos) and
     LogQL metric queries, log lines with labels and timestamps for LogQL log queries, traces
-    with id, root service, start and duration for TraceQL or tag searches (Tempo).
+    with id, root service, start and duration for TraceQL or tag searches (Tempo), and the spans
+    of one trace looked up by its O(trace_id) (Tempo).
   - The datasource is found by name or UID, and its type is checked against the query language
     (V(prometheus) for PromQL, V(loki) for LogQL, V(tempo) for TraceQL).
   - "How it queries: through Grafana's datasource proxy,
     C(/api/datasources/proxy/uid/<uid>/<native path>), which forwards to the native HTTP API of
     the datasource (Prometheus/Thanos C(api/v1/query), C(api/v1/query_range), C(api/v1/rules);
-    Loki C(loki/api/v1/query_range); Tempo C(api/search)). It was chosen over C(/api/ds/query)
-    because the native answers are documented, stable and the same Grafana version after
-    version (C(/api/ds/query) returns Grafana's internal data frames, whose layout changes); because
-    the alert state a Prometheus datasource evaluates (C(api/v1/rules), C(api/v1/alerts)) is only
-    reachable that way; and because the datasource's own error text (a PromQL, LogQL or TraceQL
-    parse error) comes back verbatim. Grafana still checks the credentials and permissions, so
-    the result is what the user would see in Explore."
+    Loki C(loki/api/v1/query_range); Tempo C(api/search), C(api/v2/traces/<id>)). It was chosen
+    over C(/api/ds/query) because the native answers are documented, stable and the same Grafana
+    version after version (C(/api/ds/query) returns Grafana's internal data frames, whose layout
+    changes); because the alert state a Prometheus datasource evaluates (C(api/v1/rules),
+    C(api/v1/alerts)) is only reachable that way; and because the datasource's own error text (a
+    PromQL, LogQL or TraceQL parse error) comes back verbatim. Grafana still checks the
+    credentials and permissions, so the result is what the user would see in Explore."
   - Use M(dojo.kafka_observability.grafana_assert) to wait for a condition on the result.
 author:
   - DevSecOps Dojo (@devsecops-dojo)
@@ -48,13 +49,22 @@ options:
   query:
     description:
       - The query - PromQL for a Prometheus-type datasource, LogQL for Loki, TraceQL for Tempo.
-      - One of O(query), O(kafka_metric) or O(tags) is required.
+      - One of O(query), O(kafka_metric), O(tags) or O(trace_id) is required.
     type: str
   tags:
     description:
       - 'Tempo tag search instead of a TraceQL O(query), for example C({service.name: kafka}).
         Every tag must match the same span (Tempo runs it as C({ .service.name = "kafka" })).'
     type: dict
+  trace_id:
+    description:
+      - Tempo only, the id of one trace to read instead of a search - 32 hexadecimal digits (the
+        second field of a W3C C(traceparent) header). Returns its spans in RV(spans).
+      - Read from Tempo's C(api/v2/traces/<id>), or C(api/traces/<id>) when the datasource does not
+        know the v2 API (it answers that path with C(404 page not found)). A trace Tempo does not
+        have is not an error - RV(found) is false and RV(spans) empty.
+      - The time window (O(since), O(start), O(end)) does not apply.
+    type: str
   language:
     description:
       - Query language. When not set, it follows the datasource type (V(promql) for
@@ -155,6 +165,15 @@ EXAMPLES = r"""
     since: 10m
   delegate_to: localhost
   register: kafka_traces
+
+- name: The spans of one trace (found is false while Tempo does not have it)
+  dojo.kafka_observability.grafana_query:
+    grafana_url: http://192.168.56.211:3000
+    grafana_token: "{{ grafana_token }}"
+    datasource: Tempo
+    trace_id: 5b8efff798038103d269b633813fc60c
+  delegate_to: localhost
+  register: one_trace
 """
 
 RETURN = r"""
@@ -169,17 +188,21 @@ language:
   type: str
   sample: promql
 query:
-  description: The query sent (the PromQL built from O(kafka_metric) when that was given; empty for a tag search).
+  description:
+    - The query sent (the PromQL built from O(kafka_metric) when that was given; empty for a tag
+      search or a trace looked up by O(trace_id)).
   returned: success
   type: str
   sample: sum(kafka_message_count_total)
 query_type:
-  description: V(instant), V(range) or, for Tempo, V(search).
+  description: V(instant), V(range) or, for Tempo, V(search) or V(trace) (a trace looked up by O(trace_id)).
   returned: success
   type: str
   sample: instant
 result_type:
-  description: The datasource's result type, V(vector), V(matrix), V(scalar), V(string), V(streams) or V(traces).
+  description:
+    - The datasource's result type, V(vector), V(matrix), V(scalar), V(string), V(streams), V(traces)
+      or V(trace) (O(trace_id)).
   returned: success
   type: str
   sample: vector
@@ -257,8 +280,46 @@ tags:
   returned: for Tempo tag searches
   type: dict
   sample: {service.name: kafka}
+trace_id:
+  description: The trace looked up (O(trace_id) in lower case).
+  returned: with O(trace_id)
+  type: str
+  sample: 5b8efff798038103d269b633813fc60c
+trace_api:
+  description: The Tempo API that answered, V(api/v2/traces) or V(api/traces).
+  returned: with O(trace_id)
+  type: str
+  sample: api/v2/traces
+found:
+  description: Whether Tempo has the trace.
+  returned: with O(trace_id)
+  type: bool
+  sample: true
+spans:
+  description:
+    - The spans of the trace, oldest first - C(service) (its resource's C(service.name)), C(name),
+      C(kind) (V(producer), V(consumer), V(server), V(client), V(internal) or V(unspecified), as
+      TraceQL names them), C(status) (V(unset), V(ok), V(error)), C(span_id), C(parent_span_id)
+      (null for a root span), C(parent) (the parent span's name when it is in the trace), C(start),
+      C(start_unix_nano), C(duration_ms).
+    - Tempo's own answer writes ids in base64 and kinds as C(SPAN_KIND_*); they are given here as
+      hex and TraceQL words.
+  returned: with O(trace_id)
+  type: list
+  elements: dict
+  sample:
+    - service: kafka-verification
+      name: send notifications
+      kind: producer
+      status: unset
+      span_id: eee19b7ec3c1b174
+      parent_span_id: null
+      parent: null
+      start: "2026-05-01T10:00:00.000000000Z"
+      start_unix_nano: 1777629600000000000
+      duration_ms: 12.5
 count:
-  description: Number of series, log lines or traces returned.
+  description: Number of series, log lines, traces or (with O(trace_id)) spans returned.
   returned: success
   type: int
   sample: 1
@@ -275,6 +336,7 @@ from ansible_collections.dojo.kafka_observability.plugins.module_utils.grafana i
     datasource_argument_spec,
     ds_summary,
     grafana_argument_spec,
+    normalize_trace_id,
     now,
     query_argument_spec,
 )
@@ -305,9 +367,9 @@ def main():
         argument_spec=argument_spec,
         mutually_exclusive=GRAFANA_MUTUALLY_EXCLUSIVE
         + DATASOURCE_MUTUALLY_EXCLUSIVE
-        + [("query", "kafka_metric", "tags")],
+        + [("query", "kafka_metric", "tags", "trace_id")],
         required_together=GRAFANA_REQUIRED_TOGETHER,
-        required_one_of=[*DATASOURCE_REQUIRED_ONE_OF, ("query", "kafka_metric", "tags")],
+        required_one_of=[*DATASOURCE_REQUIRED_ONE_OF, ("query", "kafka_metric", "tags", "trace_id")],
         required_by={"kafka_labels": "kafka_metric"},
         supports_check_mode=True,
     )
@@ -319,6 +381,10 @@ def main():
             raise GrafanaError("kafka_metric is a PromQL query: language must be promql.", "invalid_argument")
         if params["tags"] and language not in (None, "traceql"):
             raise GrafanaError("tags is a Tempo tag search: language must be traceql.", "invalid_argument")
+        if params["trace_id"] is not None:
+            if language not in (None, "traceql"):
+                raise GrafanaError("trace_id is a Tempo trace lookup: language must be traceql.", "invalid_argument")
+            params["trace_id"] = normalize_trace_id(params["trace_id"])
         ds, language = resolve_language(client, params, language)
         result = run_query(client, ds, language, params, now())
     except GrafanaError as exc:

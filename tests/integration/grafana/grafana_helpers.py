@@ -178,6 +178,40 @@ def push_trace(otlp_url, service, name, *, attributes=None, duration_ms=5, at_ns
     return trace_id
 
 
+def push_span(otlp_url, trace_id, service, name, *, kind=4, parent=None, start_ns=None, error=False):
+    """Ship one span of an existing or new trace through Tempo's OTLP/HTTP JSON API; return its span id."""
+    span_id = secrets.token_hex(8)
+    start = start_ns or time.time_ns()
+    span = {
+        "traceId": trace_id,
+        "spanId": span_id,
+        "name": name,
+        "kind": kind,
+        "startTimeUnixNano": str(start),
+        "endTimeUnixNano": str(start + 3 * 10**6),
+        "status": {"code": 2} if error else {},
+    }
+    if parent:
+        span["parentSpanId"] = parent
+    body = {
+        "resourceSpans": [
+            {
+                "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": service}}]},
+                "scopeSpans": [{"scope": {"name": "dojo-test"}, "spans": [span]}],
+            }
+        ]
+    }
+    request = urllib.request.Request(
+        otlp_url + "/v1/traces",
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 200
+    return span_id
+
+
 def proxied_queries(stack, fragment):
     """How many requests Grafana's proxy got whose path contains fragment."""
     return sum(1 for _method, path in list(stack.grafana.requests) if "/proxy/" in path and fragment in path)
