@@ -255,8 +255,9 @@ def check_absent(result):
 def check_count(result, min_count, what):
     count = result["count"]
     facts = {what: result.get(what, [])}
+    unit = what[:-1] if min_count == 1 and what.endswith("s") else what  # 1 line, 2 lines
     return Observation(
-        count >= min_count, count, "needed at least %d %s, observed %d" % (min_count, what, count), facts
+        count >= min_count, count, "needed at least %d %s, observed %d" % (min_count, unit, count), facts
     )
 
 

@@ -87,6 +87,7 @@ def test_count_for_lines_and_traces():
     obs = c.check_count({"count": 2, "traces": [1, 2]}, 3, "traces")
     assert obs.met is False
     assert obs.description == "needed at least 3 traces, observed 2"
+    assert c.check_count({"count": 0, "lines": []}, 1, "lines").description == "needed at least 1 line, observed 0"
 
 
 RULE_GROUPS = [
