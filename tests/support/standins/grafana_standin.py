@@ -174,6 +174,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+import zlib
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -1648,6 +1649,9 @@ class _Handler(BaseHTTPRequestHandler):
         raise NotImplementedError
 
 
+_BAD_GZIP = (OSError, EOFError, zlib.error)  # gzip.BadGzipFile is an OSError
+
+
 def _first(params, name, default=None):
     values = params.get(name)
     return values[0] if values else default
@@ -1661,7 +1665,7 @@ class LokiHandler(_Handler):
         store = self.server.store
         try:
             body = self.read_body() if method in ("POST", "PUT") else b""
-        except (OSError, EOFError) as exc:  # gzip.BadGzipFile is an OSError
+        except _BAD_GZIP as exc:
             return self.send(400, "cannot read the gzip body: %s\n" % exc)
         path, params = self.params(body)
         if path == "/ready":
@@ -1782,7 +1786,10 @@ class TempoHandler(_Handler):
 
     def handle_request(self, method):
         store = self.server.store
-        body = self.read_body() if method in ("POST", "PUT") else b""
+        try:
+            body = self.read_body() if method in ("POST", "PUT") else b""
+        except _BAD_GZIP as exc:
+            return self.send(400, "cannot read the gzip body: %s\n" % exc)
         path, params = self.params(body)
         if path == "/v1/traces" and method == "POST":
             ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip()
