@@ -1,4 +1,4 @@
-#!/bin/bash
+#!/usr/bin/env bash
 # kafka-run-class.sh of the lab's Kafka distribution (test support): run a Kafka class with
 # the distribution's jars, honouring the environment variables of Apache Kafka's own script
 # (JAVA_HOME, KAFKA_HEAP_OPTS, KAFKA_JVM_PERFORMANCE_OPTS, KAFKA_LOG4J_OPTS, KAFKA_OPTS).

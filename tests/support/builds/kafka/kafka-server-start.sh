@@ -1,4 +1,4 @@
-#!/bin/bash
+#!/usr/bin/env bash
 # kafka-server-start.sh of the lab's Kafka distribution (test support): the broker with the
 # server log configuration and a 1 GiB heap unless KAFKA_HEAP_OPTS says otherwise.
 set -euo pipefail
