@@ -173,5 +173,6 @@ $(STAMPS)/kcat-trixie: benchmarks/fetch-kcat-trixie-kafka.sh scripts/fetch-trixi
 	benchmarks/fetch-kcat-trixie-kafka.sh $(BUILD)/kcat-trixie
 	@touch $@
 
-bench-kafka: deps $(STAMPS)/kcat-trixie ## kafka_produce (10,000 msgs) vs trixie's kcat, one process per message
+bench-kafka: deps $(STAMPS)/kcat-trixie ## kafka_produce (10,000 msgs) vs trixie's kcat, one process per message, real Apache Kafka
+	$(BIN)/python tests/support/artifacts.py build kafka
 	$(BIN)/python benchmarks/bench_kafka_produce.py --kcat-root $(BUILD)/kcat-trixie

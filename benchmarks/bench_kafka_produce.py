@@ -1,6 +1,6 @@
 """Benchmark (not a timed test): kafka_produce against the runbook's producer.sh approach.
 
-In one run, against one real Tansu broker on 127.0.0.1:
+In one run, against one real Apache Kafka broker (4.3.1, KRaft, tests/support/kafka.py) on 127.0.0.1:
   1. kafka_produce, run through Ansible, sends --count small messages (batched, acks=all);
   2. the baseline sends --baseline-count messages the way producer.sh does without its
      `sleep 2`: one `kcat -P` process per message (Debian trixie's kcat 1.7.1 / librdkafka 2.8.0,
@@ -20,7 +20,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from tests.support.ansible_run import run_module  # noqa: E402
-from tests.support.tansu import tansu_broker  # noqa: E402
+from tests.support.kafka import kafka_broker  # noqa: E402
 
 
 def module(name, args):
@@ -63,7 +63,7 @@ def main():
     kcat_version = next((line for line in version if line.startswith("Version")), "?").split(" (")[0].split()[-1]
     librdkafka = next((line.split("librdkafka ")[1].split()[0] for line in version if "librdkafka " in line), "?")
 
-    with tansu_broker() as broker:
+    with kafka_broker() as broker:
         bs = [broker.bootstrap]
         for topic in ("bench-module", "bench-kcat"):
             module("kafka_topic", {"bootstrap_servers": bs, "name": topic, "partitions": 3})
@@ -93,7 +93,11 @@ def main():
     wall_rate = produced["sent"] / wall
     kcat_rate = args.baseline_count / kcat_seconds
     print()
-    print("kafka_produce vs the runbook's producer.sh approach, real Tansu broker on 127.0.0.1")
+    print(
+        "kafka_produce vs the runbook's producer.sh approach, real Apache Kafka {0} broker on 127.0.0.1".format(
+            broker.version
+        )
+    )
     print(
         "  kafka-python {0} (in the module), baseline kcat {1} / librdkafka {2} (Debian trixie)".format(
             produced.get("kafka_python_version"), kcat_version, librdkafka

@@ -63,3 +63,38 @@ requirements:
 notes:
   - Runs on the managed host, which must reach the brokers (like C(kcat) in the runbook).
 """
+
+    # The OpenTelemetry options of kafka_produce and kafka_consume (argument spec: module_utils/otlp.py).
+    OTLP = r"""
+options:
+  otlp_endpoint:
+    description:
+      - OTLP/HTTP endpoint of an OpenTelemetry Collector (or of any OTLP/HTTP receiver, such as Tempo's), for
+        example C(http://192.168.56.211:4318).
+      - The spans are sent with C(POST <otlp_endpoint>/v1/traces), C(Content-Type application/json), in OTLP's
+        JSON encoding. An endpoint that already ends with C(/v1/traces) is used as it is.
+      - When omitted, no trace context is written or continued and nothing is exported.
+      - An export that fails (connection refused, HTTP 4xx/5xx, no answer within O(otlp_timeout), spans
+        rejected) fails the module with a message naming the endpoint, after the messages were sent or read.
+    type: str
+  otlp_service_name:
+    description:
+      - Resource attribute C(service.name) of the exported spans (what a trace search filters on).
+    type: str
+    default: kafka-verification
+  otlp_headers:
+    description:
+      - HTTP headers of the export requests, for example C(Authorization) with a token. Never logged nor returned.
+    type: dict
+    default: {}
+  otlp_timeout:
+    description:
+      - Seconds to wait for the OTLP endpoint to answer an export request.
+    type: float
+    default: 10
+notes:
+  - Trace context is the W3C C(traceparent) message header (C(00-<trace-id>-<span-id>-01)), as the
+    OpenTelemetry Kafka instrumentations of Java, Python and Go write and read it. Span names and
+    attributes follow the OpenTelemetry messaging semantic conventions (C(messaging.system=kafka),
+    C(messaging.destination.name), C(messaging.operation.type), C(messaging.batch.message_count)).
+"""

@@ -67,8 +67,8 @@ KAFKA_COMMON_REQUIRED_IF = [
 ]
 KAFKA_COMMON_REQUIRED_TOGETHER = [("ssl_certfile", "ssl_keyfile")]
 
-# Kafka's own rule for topic names (kafka.common.internals.Topic): Tansu does not enforce it,
-# so the modules check it before they ask the broker anything.
+# Kafka's own rule for topic names (kafka.common.internals.Topic): the modules check it before
+# they ask the broker anything, so a bad name fails with the rule rather than a broker error code.
 TOPIC_NAME_RE = re.compile(r"^[a-zA-Z0-9._-]+$")
 TOPIC_NAME_MAX = 249
 
@@ -257,12 +257,37 @@ class _LogCapture(logging.Handler):
 
 
 _CAUSE_PATTERNS = [
+    # kafka-python 3.0 (SaslAuthenticate): "SaslAuthenticationFailedError: Authentication failed: Invalid
+    # username or password"
+    (
+        re.compile(r"SaslAuthenticationFailed|AuthenticationFailed", re.I),
+        "the broker rejected the SASL user name or password ({0})",
+    ),
+    # kafka-python 2.0.2 sends the PLAIN token without SaslAuthenticate: Kafka closes the connection
+    # when the credentials are wrong, which the client logs as an error receiving the reply
+    (
+        re.compile(r"<authenticating>.*Error receiving reply from server", re.I),
+        "the broker closed the connection during SASL authentication (Kafka's answer to a wrong user name "
+        "or password from kafka-python 2.0)",
+    ),
+    (
+        re.compile(r"UnsupportedSaslMechanism", re.I),
+        "the broker's listener does not offer this SASL mechanism ({0})",
+    ),
+    # a SaslHandshake sent to a listener without SASL (Kafka answers ILLEGAL_SASL_STATE)
+    (
+        re.compile(r"IllegalSaslState", re.I),
+        "the broker's listener does not use SASL ({0}): check security_protocol",
+    ),
     (
         re.compile(r"Sasl\w*", re.I),
-        "the broker refused the SASL handshake ({0}): its listener does not offer SASL with this mechanism",
+        "the SASL handshake failed ({0})",
     ),
     (re.compile(r"^(?=.*(?:SSL|TLS|certificate))(?=.*(?:error|fail|handshake|refused))", re.I), "TLS failed ({0})"),
-    (re.compile(r"ECONNREFUSED|Connection refused|returned error 111", re.I), "connection refused"),
+    (
+        re.compile(r"ECONNREFUSED|Connection refused|returned error 111", re.I),
+        "connection refused (nothing listens there: is the broker running, is the port right?)",
+    ),
     (
         re.compile(r"getaddrinfo|Name or service not known|DNS lookup failed|not resolve", re.I),
         "the host name does not resolve",
@@ -350,16 +375,16 @@ class KafkaModuleHelper(object):
             detail = "no answer at all (the connection or its TLS/SASL handshake hung)"
         else:
             detail = error_text(exc)
-        msg = "cannot {0} Kafka broker(s) {1} within {2:g} s ({3}): {4}".format(
-            action, describe_servers(self.params), self.timeout, settings, detail
+        msg = "cannot {0} Kafka broker(s) {1} within {2:g} s ({3}): ".format(
+            action, describe_servers(self.params), self.timeout, settings
         )
         if causes:
-            msg += "; cause: " + "; ".join(causes[:3])
-        msg += (
-            ". Check the address and port, that the broker is running, and that "
-            "security_protocol/SASL/TLS match its listener."
+            # the cause names the problem (the client's own lines are in kafka_log)
+            return msg + "; ".join(causes[:3]) + "."
+        return msg + (
+            "{0}; check the address and port, that the broker is running, and that "
+            "security_protocol/SASL/TLS match its listener.".format(detail)
         )
-        return msg
 
     def connect(self, client_class, **extra):
         """Construct a kafka-python client (this is where it contacts the bootstrap servers)."""
@@ -380,7 +405,7 @@ class KafkaModuleHelper(object):
         """Run one client call within the deadline; a failure ends the module with `what` in the message.
 
         The keyword `_hint` (not passed on) is appended to the message of a failure that is not a
-        connection failure.
+        connection failure; it may be a function of the exception that returns the text (or "").
         """
         hint = kwargs.pop("_hint", "")
         try:
@@ -391,7 +416,7 @@ class KafkaModuleHelper(object):
         except Exception as exc:  # pylint: disable=broad-except
             if is_connection_error(exc):
                 self.fail(self.connection_failure(exc, "get an answer from"), kafka_log=self.logs.recent())
-            self.fail("{0} failed: {1}{2}".format(what, error_text(exc), hint))
+            self.fail("{0} failed: {1}{2}".format(what, error_text(exc), hint(exc) if callable(hint) else hint))
         return None
 
 
@@ -404,18 +429,6 @@ def is_connection_error(exc):
         if hasattr(kafka_errors, name)
     )
     return isinstance(exc, connection_types)
-
-
-def is_unsupported_by_broker(exc):
-    """The broker does not implement the request (Tansu: CreatePartitions, AlterConfigs)."""
-    if kafka_errors is None:
-        return False
-    types = tuple(
-        getattr(kafka_errors, name)
-        for name in ("IncompatibleBrokerVersion", "UnsupportedVersionError", "InvalidRequestError")
-        if hasattr(kafka_errors, name)
-    )
-    return isinstance(exc, (*types, NotImplementedError))
 
 
 # ------------------------------------------------------------------ metadata, both shapes
@@ -546,8 +559,8 @@ def describe_topic_config(helper, admin, name):
     resource = ConfigResource(ConfigResourceType.TOPIC, name)
     kwargs = {}
     if "config_filter" in inspect.signature(admin.describe_configs).parameters:
-        # 3.0 hides entries whose source is DEFAULT_CONFIG unless asked: Tansu reports every
-        # topic setting with that source
+        # 3.0 hides entries whose source is DEFAULT_CONFIG unless asked: without them a key
+        # asked for with its default value would look missing and be "changed" on every run
         kwargs["config_filter"] = "all"
     raw = helper.call(
         "describing the configuration of topic {0!r}".format(name), admin.describe_configs, [resource], **kwargs
@@ -588,7 +601,7 @@ def parse_describe_configs(raw, name):
 def alter_topic_config(helper, admin, name, changes, current):
     """Set `changes` ({key: value}) on the topic; keeps the other keys.
 
-    kafka-python 3.0 uses IncrementalAlterConfigs when the broker has it (Tansu does); 2.0.2 only
+    kafka-python 3.0 uses IncrementalAlterConfigs when the broker has it (Kafka 2.3+); 2.0.2 only
     knows AlterConfigs, which replaces the whole topic configuration, so the keys set on the topic
     are sent along.
     """

@@ -20,15 +20,20 @@ description:
     (O(stop_at_end)), O(timeout) seconds passed.
   - O(expect_count), O(expect_contains) and O(expect_regex) turn it into a check that fails with an
     account of what was found instead.
+  - With O(otlp_endpoint), the messages read that carry a W3C C(traceparent) header (as
+    M(dojo.kafka_observability.kafka_produce) writes it) continue their trace - for each distinct trace
+    context a span C(process <topic>) of kind CONSUMER, child of the span named in the header, is exported
+    with OTLP/HTTP JSON. Contexts whose sampled flag is off are not continued. RV(trace_ids) lists the traces.
 author:
   - DevSecOps Dojo (@devsecops-dojo)
 extends_documentation_fragment:
   - dojo.kafka_observability.kafka
+  - dojo.kafka_observability.kafka.otlp
   - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
     support: full
-    details: Reads as usual; with O(group_id) nothing is committed.
+    details: Reads as usual; with O(group_id) nothing is committed; no span is exported.
   diff_mode:
     support: none
   platform:
@@ -54,7 +59,7 @@ options:
     choices: [beginning, end, offset, timestamp, committed]
   offset:
     description:
-      - Offset to start at with O(start=offset).
+      - Offset to start at with O(start=offset). A partition that ends before it is read from its end.
     type: int
   timestamp:
     description:
@@ -72,7 +77,9 @@ options:
     type: str
   session_timeout:
     description:
-      - Session timeout of the group membership, in seconds. Joining takes about half of it on Tansu.
+      - Session timeout of the group membership, in seconds.
+      - Kafka accepts it between its C(group.min.session.timeout.ms) and C(group.max.session.timeout.ms)
+        (6 s and 30 min by default); outside that range the join fails and says so.
     type: float
     default: 6
   commit:
@@ -128,6 +135,13 @@ EXAMPLES = r"""
     start: timestamp
     timestamp: "{{ (now(utc=true).timestamp() - 300) * 1000 | int }}"
     expect_regex: "^devsecops dojo message#[0-9]+$"
+
+- name: Read the test messages and continue their trace (a consumer span per producer span)
+  dojo.kafka_observability.kafka_consume:
+    bootstrap_servers: ["192.168.56.209:9092"]
+    topic: notifications
+    otlp_endpoint: http://192.168.56.211:4318
+  register: consumed
 """
 
 RETURN = r"""
@@ -183,6 +197,19 @@ elapsed:
   returned: always
   type: float
   sample: 0.4
+trace_ids:
+  description:
+    - The traces continued - one per distinct sampled C(traceparent) context among the messages read,
+      in the order they were first read (in check mode, the traces it would continue).
+  returned: when O(otlp_endpoint) is set
+  type: list
+  elements: str
+  sample: [4bf92f3577b34da6a3ce929d0e0e4736]
+exported_spans:
+  description: Number of consumer spans the OTLP endpoint accepted (0 in check mode).
+  returned: when O(otlp_endpoint) is set
+  type: int
+  sample: 1
 problems:
   description: The expectations that were not met.
   returned: failure of an expectation
@@ -203,7 +230,6 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.dojo.kafka_observability.plugins.module_utils.kafka_common import (
     KAFKA_COMMON_REQUIRED_IF,
     KAFKA_COMMON_REQUIRED_TOGETHER,
-    KAFKA_VERSION,
     KafkaConsumer,
     KafkaModuleHelper,
     TopicPartition,
@@ -212,14 +238,24 @@ from ansible_collections.dojo.kafka_observability.plugins.module_utils.kafka_com
     describe_found,
     kafka_argument_spec,
 )
-
-FETCH_MAX_WAIT_MS = 100
-JOIN_HINT = (
-    ". With kafka-python 2.0.2, an UnknownError here is Tansu answering JoinGroup v2 with"
-    " MEMBER_ID_REQUIRED (error 79), which only JoinGroup v4+ clients handle: read without group_id"
+from ansible_collections.dojo.kafka_observability.plugins.module_utils.otlp import (
+    FLAG_SAMPLED,
+    OTLP_ARGUMENT_SPEC,
+    SPAN_KIND_CONSUMER,
+    TRACEPARENT_HEADER,
+    OtlpError,
+    endpoint_problem,
+    export_spans,
+    make_span,
+    messaging_attributes,
+    new_span_id,
+    now_ns,
+    parse_traceparent,
 )
-# a poll this long spans a few empty fetch rounds
-END_CHECK_SECONDS = 0.4
+
+# an empty fetch comes back after this long, so the loop sees the timeout and the end in time
+FETCH_MAX_WAIT_MS = 100
+POLL_SECONDS = 0.5
 
 
 def to_message(record):
@@ -233,32 +269,19 @@ def to_message(record):
     )
 
 
-def seek_to_end(consumer, tps, others, params):
-    """Position `tps` after their last message.
-
-    Tansu's end offset is the base offset of the last batch + 1 (not its last offset + 1): read
-    and drop what is already there until a fetch round brings nothing. `others` (assigned
-    partitions positioned elsewhere) are paused meanwhile.
-    """
-    consumer.seek_to_end(*tps)
-    if others:
-        consumer.pause(*others)
-    limit = time.monotonic() + params["timeout"]
-    while time.monotonic() < limit and consumer.poll(timeout_ms=int(END_CHECK_SECONDS * 1000)):
-        pass
-    if others:
-        consumer.resume(*others)
-
-
 def seek_start(helper, consumer, tps, params):
     start = params["start"]
     if start == "beginning":
         consumer.seek_to_beginning(*tps)
     elif start == "end":
-        seek_to_end(consumer, tps, [], params)
+        consumer.seek_to_end(*tps)
     elif start == "offset":
+        # a partition that ends before the offset is read from its end: a seek past the end would be
+        # out of range, which Kafka's consumer answers by resetting to the beginning
+        ends = consumer.end_offsets(tps)
         for tp in tps:
-            consumer.seek(tp, params["offset"])
+            end = ends.get(tp)
+            consumer.seek(tp, end if end is not None and params["offset"] > end else params["offset"])
     elif start == "timestamp":
         found = helper.call(
             "looking up offsets for timestamp {0}".format(params["timestamp"]),
@@ -268,13 +291,62 @@ def seek_start(helper, consumer, tps, params):
         after_last = []
         for tp in tps:
             entry = (found or {}).get(tp)
-            # no message at or after the timestamp: Kafka answers offset -1, Tansu offset 0 with timestamp -1
-            if entry is None or entry.offset < 0 or (entry.timestamp is not None and entry.timestamp < 0):
+            # no message at or after the timestamp: kafka-python gives None (Kafka answers offset -1)
+            if entry is None or entry.offset < 0:
                 after_last.append(tp)
             else:
                 consumer.seek(tp, entry.offset)
         if after_last:
-            seek_to_end(consumer, after_last, [tp for tp in tps if tp not in after_last], params)
+            consumer.seek_to_end(*after_last)
+
+
+def join_hint(session_timeout):
+    def hint(exc):
+        if type(exc).__name__ == "InvalidSessionTimeoutError":
+            return (
+                "; session_timeout {0:g} s is outside the range the broker allows (group.min.session.timeout.ms "
+                "to group.max.session.timeout.ms, 6 s to 30 min by default)".format(session_timeout)
+            )
+        return ""
+
+    return hint
+
+
+def trace_contexts(messages):
+    """{(trace_id, parent_span_id): message count} of the sampled traceparent headers, in reading order."""
+    contexts = {}
+    for message in messages:
+        value = next((v for k, v in message["headers"].items() if str(k).lower() == TRACEPARENT_HEADER), None)
+        parsed = parse_traceparent(value) if value is not None else None
+        if parsed is None or not parsed[2] & FLAG_SAMPLED:
+            continue
+        key = (parsed[0], parsed[1])
+        contexts[key] = contexts.get(key, 0) + 1
+    return contexts
+
+
+def consumer_spans(params, contexts, start_ns, end_ns):
+    """One CONSUMER span `process <topic>` per trace context, child of the span in the header."""
+    extra = {"messaging.client.id": "dojo.kafka_observability"}
+    if params["group_id"]:
+        extra["messaging.consumer.group.name"] = params["group_id"]
+    spans = []
+    for (trace_id, parent_span_id), count in contexts.items():
+        spans.append(
+            make_span(
+                trace_id,
+                new_span_id(),
+                "process {0}".format(params["topic"]),
+                SPAN_KIND_CONSUMER,
+                start_ns=start_ns,
+                end_ns=end_ns,
+                attributes=messaging_attributes(
+                    params["topic"], "process", count, params["bootstrap_servers"], extra=extra
+                ),
+                parent_span_id=parent_span_id,
+            )
+        )
+    return spans
 
 
 def main():
@@ -296,6 +368,7 @@ def main():
             expect_count=dict(type="int"),
             expect_contains=dict(type="list", elements="str"),
             expect_regex=dict(type="str"),
+            **OTLP_ARGUMENT_SPEC,
         ),
         required_if=[
             *KAFKA_COMMON_REQUIRED_IF,
@@ -317,11 +390,19 @@ def main():
         helper.fail("timeout must be more than 0 seconds, got {0}".format(params["timeout"]))
     if params["offset"] is not None and params["offset"] < 0:
         helper.fail("offset must be 0 or more, got {0}".format(params["offset"]))
+    if params["session_timeout"] <= 0:
+        helper.fail("session_timeout must be more than 0 seconds, got {0}".format(params["session_timeout"]))
     if params["expect_regex"]:
         try:
             re.compile(params["expect_regex"])
         except re.error as exc:
             helper.fail("expect_regex {0!r} is not a valid regular expression: {1}".format(params["expect_regex"], exc))
+    if params["otlp_timeout"] <= 0:
+        helper.fail("otlp_timeout must be more than 0 seconds, got {0}".format(params["otlp_timeout"]))
+    if params["otlp_endpoint"]:
+        problem = endpoint_problem(params["otlp_endpoint"])
+        if problem:
+            helper.fail(problem)
     group = params["group_id"]
     session_ms = int(params["session_timeout"] * 1000)
     request_ms = int(helper.timeout * 1000)
@@ -330,8 +411,9 @@ def main():
         enable_auto_commit=False,
         auto_offset_reset="latest" if params["start"] == "end" else "earliest",
         max_poll_records=min(params["max_messages"], 500),
-        # an empty fetch comes back after this long: the end check below relies on it
         fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
+        # reading never creates the topic (kafka-python 3.0; 2.0.2 asks for all topics, which creates none)
+        allow_auto_create_topics=False,
     )
     if group:
         settings.update(
@@ -365,6 +447,7 @@ def main():
         wanted = sorted(set(params["partitions"]))
 
     started = time.monotonic()
+    started_ns = now_ns()
     limit = started + params["timeout"]
     messages = []
     if group:
@@ -375,16 +458,16 @@ def main():
                 "joining consumer group {0!r}".format(group),
                 consumer.poll,
                 timeout_ms=200,
-                _hint=JOIN_HINT if (KAFKA_VERSION or "").startswith("2.0") else "",
+                _hint=join_hint(params["session_timeout"]),
             )
             for records in (batch or {}).values():
                 early.extend(records)
         tps = sorted(consumer.assignment(), key=lambda tp: tp.partition)
         if not tps:
             helper.fail(
-                "joining consumer group {0!r} got no partitions of topic {1!r} within {2:g} s (timeout); "
-                "Tansu takes about half the session timeout ({3:g} s) to complete a join".format(
-                    group, topic, params["timeout"], params["session_timeout"]
+                "joining consumer group {0!r} got no partitions of topic {1!r} within {2:g} s (timeout): other "
+                "members of the group may hold them all, or the group is still rebalancing".format(
+                    group, topic, params["timeout"]
                 ),
                 messages=[],
                 count=0,
@@ -399,32 +482,34 @@ def main():
         helper.call("positioning the consumer", seek_start, helper, consumer, tps, params)
 
     ends = helper.call("reading end offsets", consumer.end_offsets, tps) if params["stop_at_end"] else {}
+
+    def at_end():
+        """Every partition read up to the end offset it had when reading started."""
+        return params["stop_at_end"] and all(
+            helper.call("reading positions", consumer.position, tp) >= ends.get(tp, 0) for tp in tps
+        )
+
     reached_end = False
     while len(messages) < params["max_messages"]:
+        if at_end():
+            reached_end = True
+            break
         remaining = limit - time.monotonic()
         if remaining <= 0:
             break
-        caught_up = params["stop_at_end"] and all(
-            helper.call("reading positions", consumer.position, tp) >= ends.get(tp, 0) for tp in tps
-        )
-        # Past the end offsets read at the start, one more fetch round that brings nothing means
-        # the end. Tansu reports the end of a partition as the base offset of its last batch + 1,
-        # so the position can pass it while records of that batch are still to come (or, after a
-        # seek into the batch, before any were read); that fetch round gets them.
-        wait_ms = int(min(remaining, END_CHECK_SECONDS if caught_up else 0.5) * 1000)
         batch = helper.call(
-            "reading messages", consumer.poll, timeout_ms=wait_ms, max_records=params["max_messages"] - len(messages)
+            "reading messages",
+            consumer.poll,
+            timeout_ms=int(min(remaining, POLL_SECONDS) * 1000),
+            max_records=params["max_messages"] - len(messages),
         )
-        received = 0
         for records in (batch or {}).values():
-            for record in records:
-                messages.append(to_message(record))
-                received += 1
-        if caught_up and not received:
-            reached_end = True
-            break
+            messages.extend(to_message(record) for record in records)
+    if len(messages) >= params["max_messages"] and not reached_end:
+        reached_end = at_end()
     messages = messages[: params["max_messages"]]
     elapsed = round(time.monotonic() - started, 3)
+    finished_ns = now_ns()
 
     committed = False
     if group and params["commit"] and messages and not module.check_mode:
@@ -440,6 +525,25 @@ def main():
         committed=committed,
         elapsed=elapsed,
     )
+    export_failure = None
+    if params["otlp_endpoint"]:
+        contexts = trace_contexts(messages)
+        result["trace_ids"] = list(dict.fromkeys(trace_id for trace_id, _parent in contexts))
+        result["exported_spans"] = 0
+        if contexts and not module.check_mode:
+            try:
+                result["exported_spans"] = export_spans(
+                    params["otlp_endpoint"],
+                    params["otlp_service_name"],
+                    consumer_spans(params, contexts, started_ns, finished_ns),
+                    headers=params["otlp_headers"],
+                    timeout=params["otlp_timeout"],
+                )
+            except OtlpError as exc:
+                export_failure = (
+                    "the {0} messages were read from topic {1!r}, but the consumer spans of their {2} trace(s) "
+                    "were not exported: {3}".format(len(messages), topic, len(result["trace_ids"]), exc)
+                )
     problems = check_expectations(
         [m["value"] for m in messages], params["expect_count"], params["expect_contains"], params["expect_regex"]
     )
@@ -452,12 +556,19 @@ def main():
             )
         )
         helper.fail(
-            "expectations not met on topic {0!r} (start: {1}): {2}; {3}{4}".format(
-                topic, params["start"], "; ".join(problems), describe_found(messages), why
+            "expectations not met on topic {0!r} (start: {1}): {2}; {3}{4}{5}".format(
+                topic,
+                params["start"],
+                "; ".join(problems),
+                describe_found(messages),
+                why,
+                "; also, " + export_failure if export_failure else "",
             ),
             problems=problems,
             **result,
         )
+    if export_failure:
+        helper.fail(export_failure, **result)
     helper.exit(**result)
 
 

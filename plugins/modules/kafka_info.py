@@ -66,7 +66,7 @@ cluster_id:
   description: Cluster id reported by the broker.
   returned: success
   type: str
-  sample: tansu_cluster
+  sample: 5L6g3nShT-eMCtK--X86sw
 controller_id:
   description: Id of the controller broker.
   returned: success

@@ -18,15 +18,21 @@ description:
     only for all of them at the end.
   - Fails naming the broker when it cannot be reached (the script's exit 2), and with the message
     number when a message cannot be delivered (the script's exit 3).
+  - With O(otlp_endpoint), the run is one trace - a span C(send <topic>) of kind PRODUCER covers the
+    sends up to the last acknowledgement, every message carries the W3C header
+    C(traceparent: 00-<trace-id>-<span-id>-01) of that span, and the span is exported to the endpoint
+    with OTLP/HTTP JSON once the messages are acknowledged. RV(trace_id) is what a trace search looks for;
+    M(dojo.kafka_observability.kafka_consume) continues the trace from the header.
 author:
   - DevSecOps Dojo (@devsecops-dojo)
 extends_documentation_fragment:
   - dojo.kafka_observability.kafka
+  - dojo.kafka_observability.kafka.otlp
   - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
     support: full
-    details: Checks that the broker answers and the topic has partitions, and sends nothing.
+    details: Checks that the broker answers and the topic has partitions, and sends and exports nothing.
   diff_mode:
     support: none
   platform:
@@ -62,6 +68,7 @@ options:
   headers:
     description:
       - Headers of each message; values are templates like O(message_template).
+      - With O(otlp_endpoint) the module adds C(traceparent) itself; a C(traceparent) here is then an error.
     type: dict
     default: {}
   interval:
@@ -107,6 +114,19 @@ EXAMPLES = r"""
     key: "dojo-{index}"
     headers:
       source: ansible
+
+- name: Send 50 test messages as one trace, exported to the OpenTelemetry Collector
+  dojo.kafka_observability.kafka_produce:
+    bootstrap_servers: ["192.168.56.209:9092"]
+    topic: notifications
+    count: 50
+    otlp_endpoint: http://192.168.56.211:4318
+    otlp_service_name: kafka-verification
+  register: produced
+
+- name: The trace to look for in Tempo
+  ansible.builtin.debug:
+    msg: "trace {{ produced.trace_id }}"
 """
 
 RETURN = r"""
@@ -151,6 +171,28 @@ failed_index:
   returned: failure while sending
   type: int
   sample: 7
+trace_id:
+  description:
+    - Trace id (32 lowercase hex digits) of the run's trace, in every message's C(traceparent) header and
+      in the exported span.
+  returned: when O(otlp_endpoint) is set, not in check mode
+  type: str
+  sample: 4bf92f3577b34da6a3ce929d0e0e4736
+span_id:
+  description: Span id (16 lowercase hex digits) of the C(send <topic>) span, the parent in the C(traceparent) header.
+  returned: when O(otlp_endpoint) is set, not in check mode
+  type: str
+  sample: 00f067aa0ba902b7
+traceparent:
+  description: The C(traceparent) header every message carries.
+  returned: when O(otlp_endpoint) is set, not in check mode
+  type: str
+  sample: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01
+exported_spans:
+  description: Number of spans the OTLP endpoint accepted (1 when the export worked).
+  returned: when O(otlp_endpoint) is set, not in check mode
+  type: int
+  sample: 1
 kafka_python_version:
   description: Version of kafka-python that ran the module.
   returned: always
@@ -168,16 +210,31 @@ from ansible_collections.dojo.kafka_observability.plugins.module_utils.kafka_com
     KafkaModuleHelper,
     KafkaProducer,
     deadline,
+    describe_topics,
     error_text,
     is_connection_error,
     kafka_argument_spec,
     render_template,
     summarize_deliveries,
 )
+from ansible_collections.dojo.kafka_observability.plugins.module_utils.otlp import (
+    OTLP_ARGUMENT_SPEC,
+    SPAN_KIND_PRODUCER,
+    TRACEPARENT_HEADER,
+    OtlpError,
+    endpoint_problem,
+    export_spans,
+    format_traceparent,
+    make_span,
+    messaging_attributes,
+    new_span_id,
+    new_trace_id,
+    now_ns,
+)
 
 
-def build_messages(params, index):
-    """(value, key, headers) of message `index` as bytes."""
+def build_messages(params, index, traceparent=None):
+    """(value, key, headers) of message `index` as bytes; `traceparent` is added as the last header."""
     topic = params["topic"]
     value = render_template(params["message_template"], "message_template", index, topic).encode("utf-8")
     key = None
@@ -187,6 +244,8 @@ def build_messages(params, index):
         (str(name), render_template(str(v), "header {0}".format(name), index, topic).encode("utf-8"))
         for name, v in sorted((params["headers"] or {}).items())
     ]
+    if traceparent:
+        headers.append((TRACEPARENT_HEADER, traceparent.encode("ascii")))
     return value, key, headers
 
 
@@ -206,6 +265,63 @@ def producer_settings(params):
     )
 
 
+def check_tracing(helper, params):
+    """Fail before connecting when the OpenTelemetry options cannot work."""
+    if params["otlp_timeout"] <= 0:
+        helper.fail("otlp_timeout must be more than 0 seconds, got {0}".format(params["otlp_timeout"]))
+    if not params["otlp_endpoint"]:
+        return
+    problem = endpoint_problem(params["otlp_endpoint"])
+    if problem:
+        helper.fail(problem)
+    if any(str(name).lower() == TRACEPARENT_HEADER for name in params["headers"] or {}):
+        helper.fail(
+            "headers has a traceparent but otlp_endpoint is set: the module writes the traceparent of its own "
+            "span into every message, so leave it out of headers"
+        )
+
+
+class RunTrace(object):
+    """The run's trace: one PRODUCER span `send <topic>`, whose context every message carries."""
+
+    def __init__(self, params):
+        self.params = params
+        self.trace_id = new_trace_id()
+        self.span_id = new_span_id()
+        self.traceparent = format_traceparent(self.trace_id, self.span_id)
+        self.start_ns = now_ns()
+
+    def ids(self):
+        return dict(trace_id=self.trace_id, span_id=self.span_id, traceparent=self.traceparent)
+
+    def export(self, message_count, error=None):
+        """Export the span; returns the spans accepted, raises OtlpError."""
+        params = self.params
+        span = make_span(
+            self.trace_id,
+            self.span_id,
+            "send {0}".format(params["topic"]),
+            SPAN_KIND_PRODUCER,
+            start_ns=self.start_ns,
+            end_ns=now_ns(),
+            attributes=messaging_attributes(
+                params["topic"],
+                "send",
+                message_count,
+                params["bootstrap_servers"],
+                extra={"messaging.client.id": "dojo.kafka_observability"},
+            ),
+            error=error,
+        )
+        return export_spans(
+            params["otlp_endpoint"],
+            params["otlp_service_name"],
+            [span],
+            headers=params["otlp_headers"],
+            timeout=params["otlp_timeout"],
+        )
+
+
 def main():
     module = AnsibleModule(
         argument_spec=kafka_argument_spec(
@@ -218,6 +334,7 @@ def main():
             acks=dict(type="str", default="all", choices=["all", "1", "0"]),
             delivery_timeout=dict(type="float", default=30),
             linger_ms=dict(type="int", default=5),
+            **OTLP_ARGUMENT_SPEC,
         ),
         required_if=KAFKA_COMMON_REQUIRED_IF,
         required_together=KAFKA_COMMON_REQUIRED_TOGETHER,
@@ -234,6 +351,7 @@ def main():
         helper.fail("interval must be 0 or more seconds, got {0}".format(params["interval"]))
     if params["delivery_timeout"] <= 0:
         helper.fail("delivery_timeout must be more than 0 seconds, got {0}".format(params["delivery_timeout"]))
+    check_tracing(helper, params)
     try:
         # render the first message now: a bad template fails before anything is sent
         build_messages(params, 1)
@@ -248,19 +366,28 @@ def main():
     except KafkaDeadlineExceeded as exc:
         helper.fail(helper.connection_failure(exc, "get metadata from"), sent=0, topic=topic)
     except Exception as exc:  # pylint: disable=broad-except
-        helper.fail(
-            "Kafka broker(s) {0} did not give the partitions of topic {1!r} within {2:g} s: {3}. Either the "
-            "broker is unreachable or the topic does not exist and the broker does not create topics "
-            "automatically (create it with kafka_topic).".format(
-                ", ".join(params["bootstrap_servers"]), topic, helper.timeout, error_text(exc)
-            ),
-            sent=0,
-            topic=topic,
-        )
+        missing_topic_failure(helper, topic, exc)
     topic_partitions = len(partitions or ())
 
     if module.check_mode:
         helper.exit(changed=count > 0, sent=0, would_send=count, topic=topic, topic_partitions=topic_partitions)
+
+    trace = RunTrace(params) if params["otlp_endpoint"] else None
+    traceparent = trace.traceparent if trace else None
+
+    def failed_send(index, reason, acked):
+        msg = "message #{0} to topic {1!r} could not be sent: {2} ({3} of {4} messages acknowledged)".format(
+            index, topic, reason, acked, count
+        )
+        extra = {}
+        if trace:
+            extra = trace.ids()
+            try:
+                extra["exported_spans"] = trace.export(index, error=msg)
+            except OtlpError as exc:
+                extra["exported_spans"] = 0
+                msg += "; the span of trace {0} could not be exported either: {1}".format(trace.trace_id, exc)
+        helper.fail(msg, failed_index=index, sent=acked, topic=topic, **extra)
 
     delivery_timeout = float(params["delivery_timeout"])
     sent_futures = []
@@ -268,7 +395,7 @@ def main():
     index = 0
     try:
         for index in range(1, count + 1):
-            value, key, headers = build_messages(params, index)
+            value, key, headers = build_messages(params, index, traceparent)
             future = producer.send(topic, value=value, key=key, headers=headers or None)
             sent_futures.append((index, future))
             if params["interval"] > 0:
@@ -283,20 +410,9 @@ def main():
         if failed is None:
             failed = next((i for i, f in sent_futures if not f.is_done), index)
         reason = "no answer within the delivery timeout" if isinstance(exc, KafkaDeadlineExceeded) else error_text(exc)
-        acked = sum(1 for dummy, f in sent_futures if f.is_done and f.succeeded())
-        helper.fail(
-            "message #{0} to topic {1!r} could not be sent: {2} ({3} of {4} messages acknowledged{5})".format(
-                failed,
-                topic,
-                reason,
-                acked,
-                count,
-                "; the broker stopped answering" if is_connection_error(exc) else "",
-            ),
-            failed_index=failed,
-            sent=acked,
-            topic=topic,
-        )
+        if is_connection_error(exc):
+            reason += "; the broker stopped answering"
+        failed_send(failed, reason, sum(1 for dummy, f in sent_futures if f.is_done and f.succeeded()))
     finished = time.monotonic()
 
     deliveries = []
@@ -307,19 +423,11 @@ def main():
                 if future.is_done
                 else "not acknowledged within {0:g} s".format(delivery_timeout)
             )
-            acked = sum(1 for dummy, f in sent_futures if f.is_done and f.succeeded())
-            helper.fail(
-                "message #{0} to topic {1!r} could not be sent: {2} ({3} of {4} messages acknowledged)".format(
-                    index, topic, reason, acked, count
-                ),
-                failed_index=index,
-                sent=acked,
-                topic=topic,
-            )
+            failed_send(index, reason, sum(1 for dummy, f in sent_futures if f.is_done and f.succeeded()))
         metadata = future.value
         deliveries.append((metadata.partition, metadata.offset))
     duration = finished - started
-    helper.exit(
+    result = dict(
         changed=count > 0,
         sent=len(deliveries),
         topic=topic,
@@ -327,6 +435,39 @@ def main():
         partitions=summarize_deliveries(deliveries),
         duration=round(duration, 6),
         rate=round(len(deliveries) / duration, 1) if duration > 0 else None,
+    )
+    if trace:
+        result.update(trace.ids())
+        try:
+            result["exported_spans"] = trace.export(len(deliveries))
+        except OtlpError as exc:
+            result["exported_spans"] = 0
+            helper.fail(
+                "the {0} messages were sent to topic {1!r} and acknowledged, but the span of their trace {2} "
+                "was not exported: {3}".format(len(deliveries), topic, trace.trace_id, exc),
+                **result,
+            )
+    helper.exit(**result)
+
+
+def missing_topic_failure(helper, topic, exc):
+    """The producer got no partitions for the topic although the broker answered: say whether the
+    topic exists (a broker with auto.create.topics.enable=false does not create it on demand)."""
+    servers = ", ".join(helper.params["bootstrap_servers"])
+    admin = helper.admin()
+    topics = describe_topics(helper, admin)
+    if topic not in topics:
+        helper.fail(
+            "topic {0!r} does not exist on Kafka broker(s) {1} and the broker did not create it on demand "
+            "(auto.create.topics.enable=false): create it first with kafka_topic".format(topic, servers),
+            sent=0,
+            topic=topic,
+        )
+    helper.fail(
+        "Kafka broker(s) {0} did not give the partitions of topic {1!r} within {2:g} s: {3} (the topic exists; "
+        "its partitions may have no leader)".format(servers, topic, helper.timeout, error_text(exc)),
+        sent=0,
+        topic=topic,
     )
 
 

@@ -50,8 +50,8 @@ options:
   partitions:
     description:
       - Number of partitions.
-      - More than the topic has adds partitions (the CreatePartitions request); a broker that does not
-        implement it (Tansu 0.6) makes the module fail and say so.
+      - More than the topic has adds partitions (the CreatePartitions request; check mode asks the broker to
+        validate it without adding them).
       - Fewer than the topic has fails, since Kafka cannot remove partitions.
     type: int
     default: 3
@@ -124,7 +124,6 @@ from ansible_collections.dojo.kafka_observability.plugins.module_utils.kafka_com
     describe_topic_config,
     describe_topics,
     error_text,
-    is_unsupported_by_broker,
     kafka_argument_spec,
     wait_for_topic,
 )
@@ -258,15 +257,6 @@ def main():
                     validate_only=module.check_mode,
                 )
             except Exception as exc:  # pylint: disable=broad-except
-                if is_unsupported_by_broker(exc):
-                    helper.fail(
-                        "cannot increase the partitions of topic {0!r} from {1} to {2}: the broker does not "
-                        "support the CreatePartitions request (Kafka API 37), so partitions cannot be added "
-                        "on this broker (Tansu 0.6 is one such broker). Detail: {3}".format(
-                            name, current["partition_count"], partitions, error_text(exc)
-                        ),
-                        topic=before,
-                    )
                 helper.fail(
                     "cannot increase the partitions of topic {0!r} from {1} to {2}: {3}".format(
                         name, current["partition_count"], partitions, error_text(exc)
@@ -294,15 +284,9 @@ def main():
                 try:
                     alter_topic_config(helper, admin, name, changes, current_config)
                 except Exception as exc:  # pylint: disable=broad-except
-                    hint = ""
-                    if is_unsupported_by_broker(exc):
-                        hint = (
-                            " The broker does not support the request this kafka-python sends: kafka-python 2.0.2 only "
-                            "sends AlterConfigs, which Tansu 0.6 lacks (it has IncrementalAlterConfigs, used by 3.0)."
-                        )
                     helper.fail(
-                        "cannot change the configuration of topic {0!r} ({1}): {2}.{3}".format(
-                            name, ", ".join(sorted(changes)), error_text(exc), hint
+                        "cannot change the configuration of topic {0!r} ({1}): {2}".format(
+                            name, ", ".join(sorted(changes)), error_text(exc)
                         ),
                         topic=before,
                     )

@@ -1,4 +1,4 @@
-"""A real Tansu broker per test session, and a helper that runs the kafka_* modules through Ansible.
+"""A real Apache Kafka broker per test session, and a helper that runs the kafka_* modules through Ansible.
 
 DOJO_KAFKA_MODULE_PYTHON=/path/to/python runs the modules with another interpreter (for example
 Python 3.13 with Debian trixie's python3-kafka 2.0.2) while Ansible itself runs from the venv.
@@ -10,15 +10,16 @@ import uuid
 import pytest
 
 from tests.support.ansible_run import run_module
-from tests.support.tansu import tansu_broker
+from tests.support.kafka import kafka_broker
 
 MODULE_PYTHON = os.environ.get("DOJO_KAFKA_MODULE_PYTHON")
 
 
 @pytest.fixture(scope="session")
-def tansu(tmp_path_factory):
-    with tansu_broker(log_dir=tmp_path_factory.mktemp("tansu")) as broker:
-        yield broker
+def broker(tmp_path_factory):
+    """Apache Kafka 4.3.1 (KRaft, one node): .bootstrap (PLAINTEXT), .sasl_bootstrap (SASL/PLAIN)."""
+    with kafka_broker(work_dir=tmp_path_factory.mktemp("kafka")) as running:
+        yield running
 
 
 @pytest.fixture(scope="session")
@@ -27,19 +28,19 @@ def module_env():
 
 
 @pytest.fixture(scope="session")
-def kafka_python_version(tansu, module_env):
+def kafka_python_version(broker, module_env):
     """The kafka-python the modules run with (the modules report it)."""
-    run = run_module("kafka_info", {"bootstrap_servers": [tansu.bootstrap]}, env=module_env)
+    run = run_module("kafka_info", {"bootstrap_servers": [broker.bootstrap]}, env=module_env)
     assert not run.failed, run.result
     return run.result["kafka_python_version"]
 
 
 @pytest.fixture(scope="session")
-def kafka(tansu, module_env):
+def kafka(broker, module_env):
     """kafka("kafka_topic", name=..., check=True) -> ModuleRun, against the session's broker."""
 
     def run(module, check=False, diff=False, **args):
-        args.setdefault("bootstrap_servers", [tansu.bootstrap])
+        args.setdefault("bootstrap_servers", [broker.bootstrap])
         return run_module(module, args, check=check, diff=diff, env=module_env)
 
     return run

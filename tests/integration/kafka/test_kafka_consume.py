@@ -1,4 +1,4 @@
-"""kafka_consume against a real Tansu broker, through Ansible."""
+"""kafka_consume against a real Apache Kafka broker, through Ansible."""
 
 import time
 
@@ -65,14 +65,20 @@ def test_from_offset(kafka, fifty):
     assert not run.failed, run.result
     assert run.result["count"] == sum(max(0, n - 10) for n in per_partition.values())
     assert min(m["offset"] for m in run.result["messages"]) == 10
+    # past the end of every partition: nothing (not Kafka's out-of-range reset to the beginning)
+    beyond = kafka("kafka_consume", topic=fifty, start="offset", offset=1000)
+    assert not beyond.failed, beyond.result
+    assert beyond.result["count"] == 0
+    assert beyond.result["reached_end"] is True
 
 
 def test_from_end_reads_only_new_messages(kafka, fifty):
-    # Tansu quirk: its end offset is the base offset of the last batch + 1; the module reads past
-    # what is already there, so "end" means the same as on Kafka
     run = kafka("kafka_consume", topic=fifty, start="end")
     assert not run.failed, run.result
     assert run.result["count"] == 0
+    assert run.result["reached_end"] is True
+    # the end offsets Kafka reports are exact: stopping there takes no extra fetch round
+    assert run.result["elapsed"] < 2, run.result
 
 
 def test_from_timestamp(kafka, fifty):
@@ -91,34 +97,53 @@ def test_direct_partition_assignment(kafka, fifty):
     assert {m["partition"] for m in run.result["messages"]} == {1}
 
 
-def test_group_reads_then_resumes_from_committed(kafka, fifty, kafka_python_version, clean_failure):
+def test_group_reads_then_resumes_from_committed(kafka, fifty):
     group = fifty + "-g"
-    run = kafka("kafka_consume", topic=fifty, group_id=group, session_timeout=4, timeout=20)
-    if kafka_python_version.startswith("2.0"):
-        # Tansu answers JoinGroup v2 with MEMBER_ID_REQUIRED (79), which kafka-python 2.0.2 cannot handle
-        clean_failure(run, "joining consumer group '{0}' failed".format(group), "MEMBER_ID_REQUIRED")
-        return
+    run = kafka("kafka_consume", topic=fifty, group_id=group, timeout=20)
     assert not run.failed, run.result
     assert run.result["count"] == 50
+    assert run.result["partitions"] == [0, 1, 2]  # the only member gets every partition
     assert run.result["committed"] is True
     assert run.result["changed"] is True
+    assert run.result["reached_end"] is True
     assert kafka("kafka_produce", topic=fifty, count=2, message_template="late {index}").result["sent"] == 2
-    resumed = kafka("kafka_consume", topic=fifty, group_id=group, start="committed", session_timeout=4, timeout=30)
+    resumed = kafka("kafka_consume", topic=fifty, group_id=group, start="committed", timeout=30)
     assert not resumed.failed, resumed.result
     assert sorted(m["value"] for m in resumed.result["messages"]) == ["late 1", "late 2"]
+    again = kafka("kafka_consume", topic=fifty, group_id=group, start="committed", timeout=30)
+    assert again.result["count"] == 0, again.result
+    assert again.result["committed"] is False  # nothing read, nothing to commit
 
 
-def test_group_in_check_mode_commits_nothing(kafka, fifty, kafka_python_version):
-    if kafka_python_version.startswith("2.0"):
-        pytest.skip("Tansu's JoinGroup answer (MEMBER_ID_REQUIRED) defeats kafka-python 2.0.2 groups")
-    run = kafka("kafka_consume", topic=fifty, group_id=fifty + "-c", session_timeout=4, timeout=20, check=True)
+def test_group_in_check_mode_commits_nothing(kafka, fifty):
+    group = fifty + "-c"
+    run = kafka("kafka_consume", topic=fifty, group_id=group, timeout=20, check=True)
     assert run.result["count"] == 50, run.result
     assert run.result["committed"] is False
     assert run.result["changed"] is False
+    # nothing was committed: the group starts from the beginning again
+    resumed = kafka("kafka_consume", topic=fifty, group_id=group, start="committed", timeout=20)
+    assert resumed.result["count"] == 50, resumed.result
 
 
-def test_missing_topic(kafka, topic_name, clean_failure):
-    clean_failure(kafka("kafka_consume", topic=topic_name), "topic '{0}' does not exist".format(topic_name))
+def test_session_timeout_outside_the_brokers_range(kafka, fifty, clean_failure):
+    # Kafka's group.min.session.timeout.ms is 6 s by default
+    run = kafka("kafka_consume", topic=fifty, group_id=fifty + "-s", session_timeout=2)
+    clean_failure(
+        run,
+        "joining consumer group '{0}-s' failed: InvalidSessionTimeoutError".format(fifty),
+        "session_timeout 2 s is outside the range the broker allows",
+    )
+
+
+def test_missing_topic_is_not_created(kafka, topic_name, clean_failure):
+    clean_failure(
+        kafka("kafka_consume", topic=topic_name),
+        "topic '{0}' does not exist on Kafka broker(s) ".format(topic_name),
+        "(no partitions in the metadata)",
+    )
+    # reading does not create it, although the broker creates topics on demand for producers
+    assert kafka("kafka_info", topics=[topic_name]).result["missing_topics"] == [topic_name]
 
 
 def test_unknown_partition(kafka, fifty, clean_failure):

@@ -38,18 +38,32 @@ PLAYBOOK = textwrap.dedent(
             expect_count: 50
             expect_contains: ["devsecops dojo message#50"]
           register: consumed
+        - name: Read them as the consumer group {topic}-readers, which commits its offsets
+          dojo.kafka_observability.kafka_consume:
+            topic: "{topic}"
+            group_id: "{topic}-readers"
+            expect_count: 50
+          register: grouped
+        - name: The group resumes after what it committed, so nothing is left
+          dojo.kafka_observability.kafka_consume:
+            topic: "{topic}"
+            group_id: "{topic}-readers"
+            start: committed
+            expect_count: 0
+          register: resumed
         - name: Report
           ansible.builtin.debug:
-            msg: "consumed={{{{ consumed.count }}}}"
+            msg: "consumed={{{{ consumed.count }}}} grouped={{{{ grouped.count }}}}/{{{{ grouped.committed }}}}
+              resumed={{{{ resumed.count }}}}"
     """
 )
 
 
-def test_runbook_steps_as_a_playbook(tmp_path, tansu, topic_name, module_env):
+def test_runbook_steps_as_a_playbook(tmp_path, broker, topic_name, module_env):
     playbook = tmp_path / "kafka.yml"
-    playbook.write_text(PLAYBOOK.format(bootstrap=tansu.bootstrap, topic=topic_name))
+    playbook.write_text(PLAYBOOK.format(bootstrap=broker.bootstrap, topic=topic_name))
     proc = run_playbook(playbook, inventory="localhost,", env=module_env, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "consumed=50" in proc.stdout
-    assert "ok=6" in proc.stdout
+    assert "consumed=50 grouped=50/True resumed=0" in proc.stdout
+    assert "ok=8" in proc.stdout
     assert "failed=0" in proc.stdout

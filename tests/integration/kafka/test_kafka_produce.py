@@ -1,4 +1,4 @@
-"""kafka_produce against a real Tansu broker, through Ansible."""
+"""kafka_produce against a real Apache Kafka broker, through Ansible."""
 
 import json
 import subprocess
@@ -7,7 +7,7 @@ import time
 import pytest
 
 from tests.support.ansible_run import BIN, COLLECTION, REPO, ansible_env, run_module
-from tests.support.tansu import free_port, tansu_broker
+from tests.support.kafka import free_port, kafka_broker
 
 
 def test_produce_50_then_consume_from_beginning(kafka, topic_name):
@@ -91,11 +91,49 @@ def test_unreachable_broker_fails_clearly_within_timeout(kafka, clean_failure):
     assert elapsed < 3 + 5, elapsed
 
 
+def test_unknown_topic_is_created_by_a_default_broker(kafka, topic_name):
+    # Kafka's default auto.create.topics.enable=true: the first metadata request creates the topic
+    # (num.partitions=1), as it does for kcat and the runbook's producer.sh
+    run = kafka("kafka_produce", topic=topic_name, count=3)
+    assert not run.failed, run.result
+    assert run.result["sent"] == 3
+    assert run.result["topic_partitions"] == 1
+    assert kafka("kafka_info", topics=[topic_name]).result["topic_names"] == [topic_name]
+
+
+@pytest.fixture(scope="module")
+def strict_broker(tmp_path_factory):
+    """A second broker that does not create topics on demand."""
+    with kafka_broker(
+        work_dir=tmp_path_factory.mktemp("kafka-strict"), extra_properties={"auto.create.topics.enable": "false"}
+    ) as running:
+        yield running
+
+
+@pytest.mark.slow
+def test_unknown_topic_on_a_broker_that_does_not_create_topics(strict_broker, module_env, topic_name, clean_failure):
+    args = {"bootstrap_servers": [strict_broker.bootstrap], "topic": topic_name, "count": 3, "request_timeout": 3}
+    started = time.monotonic()
+    run = run_module("kafka_produce", args, env=module_env)
+    msg = clean_failure(
+        run,
+        "topic '{0}' does not exist on Kafka broker(s) {1} and the broker did not create it on demand "
+        "(auto.create.topics.enable=false): create it first with kafka_topic".format(
+            topic_name, strict_broker.bootstrap
+        ),
+    )
+    assert msg.count(". ") == 0, msg
+    assert run.result["sent"] == 0
+    assert time.monotonic() - started < 3 + 10
+    info = run_module("kafka_info", {"bootstrap_servers": [strict_broker.bootstrap], "topics": [topic_name]})
+    assert info.result["missing_topics"] == [topic_name]
+
+
 @pytest.mark.slow
 def test_broker_dies_mid_run_fails_with_message_index(tmp_path, module_env):
     """The runbook's exit 3: a send that fails names the message. A broker of its own is stopped
     once the paced producer has had some messages acknowledged."""
-    with tansu_broker(log_dir=tmp_path) as broker:
+    with kafka_broker(work_dir=tmp_path) as broker:
         args = {"bootstrap_servers": [broker.bootstrap]}
         assert not run_module("kafka_topic", dict(args, name="dies", partitions=1), env=module_env).failed
         produce_args = dict(args, topic="dies", count=200, interval=0.05, delivery_timeout=3, request_timeout=2)

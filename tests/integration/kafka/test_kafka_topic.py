@@ -1,4 +1,4 @@
-"""kafka_topic against a real Tansu broker, through Ansible."""
+"""kafka_topic against a real Apache Kafka broker, through Ansible."""
 
 
 def test_create_three_partitions_then_no_change(kafka, topic_name):
@@ -34,36 +34,71 @@ def test_decrease_partitions_fails_clearly(kafka, topic_name, clean_failure):
     assert kafka("kafka_info", topics=[topic_name]).result["topics"][0]["partition_count"] == 3
 
 
-def test_increase_partitions_says_the_broker_cannot(kafka, topic_name, clean_failure):
-    # Tansu quirk: no CreatePartitions (API 37). On a broker that has it the topic would grow;
-    # here the module must say clearly that this broker cannot, in check mode too.
+def test_increase_partitions(kafka, topic_name):
     assert kafka("kafka_topic", name=topic_name, partitions=3).result["changed"]
-    for check in (True, False):
-        run = kafka("kafka_topic", name=topic_name, partitions=5, check=check)
-        clean_failure(run, "from 3 to 5", "does not support the CreatePartitions request")
+    # check mode: the broker validates the CreatePartitions request and adds nothing
+    check = kafka("kafka_topic", name=topic_name, partitions=5, check=True, diff=True)
+    assert not check.failed, check.result
+    assert check.result["changed"] is True
+    assert check.result["actions"] == ["add partitions to topic '{0}': 3 -> 5".format(topic_name)]
     assert kafka("kafka_info", topics=[topic_name]).result["topics"][0]["partition_count"] == 3
+    grown = kafka("kafka_topic", name=topic_name, partitions=5, diff=True)
+    assert not grown.failed, grown.result
+    assert grown.result["diff"]["before"]["partitions"] == 3
+    assert grown.result["diff"]["after"]["partitions"] == 5
+    topic = kafka("kafka_info", topics=[topic_name]).result["topics"][0]
+    assert topic["partition_count"] == 5
+    assert all(p["leader"] == 1 for p in topic["partitions"])
+    assert kafka("kafka_topic", name=topic_name, partitions=5).result["changed"] is False
+    # the new partitions take messages
+    produced = kafka("kafka_produce", topic=topic_name, count=50)
+    assert {p["partition"] for p in produced.result["partitions"]} == {0, 1, 2, 3, 4}, produced.result
 
 
-def test_config_set_then_unchanged(kafka, topic_name, kafka_python_version, clean_failure):
+def test_increase_partitions_beyond_the_brokers_limit_fails_clearly(kafka, topic_name, clean_failure):
+    assert kafka("kafka_topic", name=topic_name, partitions=1).result["changed"]
+    # Kafka refuses a CreatePartitions that would put more partitions on the cluster than it allows
+    run = kafka("kafka_topic", name=topic_name, partitions=2_000_000, check=True)
+    clean_failure(run, "cannot increase the partitions of topic '{0}' from 1 to 2000000: ".format(topic_name))
+
+
+def test_config_set_then_unchanged(kafka, topic_name):
     created = kafka("kafka_topic", name=topic_name, config={"retention.ms": "60000"})
     assert created.result["changed"], created.result
     same = kafka("kafka_topic", name=topic_name, config={"retention.ms": "60000"})
     assert not same.failed, same.result
     assert same.result["changed"] is False
     change = kafka("kafka_topic", name=topic_name, config={"retention.ms": "120000"}, diff=True)
-    if kafka_python_version.startswith("2.0"):
-        # kafka-python 2.0.2 only sends AlterConfigs, which Tansu lacks (it has IncrementalAlterConfigs)
-        clean_failure(change, "cannot change the configuration", "AlterConfigs")
-        return
     assert not change.failed, change.result
     assert change.result["changed"] is True
     assert change.result["diff"]["before"]["config"] == {"retention.ms": "60000"}
     assert change.result["diff"]["after"]["config"] == {"retention.ms": "120000"}
     assert kafka("kafka_topic", name=topic_name, config={"retention.ms": "120000"}).result["changed"] is False
+    # a second key leaves the first as it is (kafka-python 2.0.2's AlterConfigs replaces the whole set)
+    more = kafka("kafka_topic", name=topic_name, config={"cleanup.policy": "compact"})
+    assert more.result["changed"] is True, more.result
+    both = {"retention.ms": "120000", "cleanup.policy": "compact"}
+    assert kafka("kafka_topic", name=topic_name, config=both).result["changed"] is False
+
+
+def test_config_value_at_its_default_is_no_change(kafka, topic_name):
+    assert kafka("kafka_topic", name=topic_name).result["changed"]
+    # retention.ms is not set on the topic: it has Kafka's default, 7 days
+    run = kafka("kafka_topic", name=topic_name, config={"retention.ms": "604800000"})
+    assert run.result["changed"] is False, run.result
+
+
+def test_bad_config_fails_with_the_brokers_reason(kafka, topic_name, clean_failure):
+    create = kafka("kafka_topic", name=topic_name, config={"retention.ms": "soon"})
+    clean_failure(create, "creating topic '{0}' failed: InvalidConfigurationError".format(topic_name))
+    assert kafka("kafka_info", topics=[topic_name]).result["missing_topics"] == [topic_name]
+    assert kafka("kafka_topic", name=topic_name).result["changed"]
+    change = kafka("kafka_topic", name=topic_name, config={"no.such.setting": "1"})
+    clean_failure(change, "cannot change the configuration of topic '{0}' (no.such.setting): ".format(topic_name))
 
 
 def test_bad_topic_name(kafka, clean_failure):
-    # Tansu itself accepts any name: the module checks Kafka's rule before asking the broker
+    # the module checks Kafka's rule before asking the broker (which would refuse it too)
     run = kafka("kafka_topic", name="bad name!")
     clean_failure(run, "invalid topic name 'bad name!'", "ASCII letters, digits")
     assert "bad name!" not in kafka("kafka_info").result["topic_names"]

@@ -204,11 +204,39 @@ def test_log_capture_finds_causes_and_keeps_warnings():
     ]:
         capture.emit(SimpleNamespace(levelno=level, getMessage=lambda text=text: text))
     assert capture.causes() == [
-        "the broker refused the SASL handshake (UnsupportedSaslMechanismError): "
-        "its listener does not offer SASL with this mechanism",
-        "connection refused",
+        "the broker's listener does not offer this SASL mechanism (UnsupportedSaslMechanismError)",
+        "connection refused (nothing listens there: is the broker running, is the port right?)",
     ]
     assert capture.recent() == ["Connection failed: KafkaConnectionError: 111 ECONNREFUSED"]
+
+
+@pytest.mark.parametrize(
+    ("line", "cause"),
+    [
+        # what kafka-python 3.0.12 logs against Apache Kafka 4.3 (wrong password, SASL on a PLAINTEXT listener)
+        (
+            "Bootstrap connection to bootstrap-0 failed: [Error 58] SaslAuthenticationFailedError: "
+            "SaslAuthenticationFailedError: Authentication failed: Invalid username or password (backoff 0.91 secs)",
+            "the broker rejected the SASL user name or password (SaslAuthenticationFailedError)",
+        ),
+        (
+            "<KafkaConnection node_id=bootstrap-0>: Connection lost: [Error 34] IllegalSaslStateError: ...",
+            "the broker's listener does not use SASL (IllegalSaslStateError): check security_protocol",
+        ),
+        # kafka-python 2.0.2 sends the PLAIN token raw: Kafka closes the connection on a wrong password
+        (
+            "<BrokerConnection node_id=bootstrap-0 host=127.0.0.1:9093 <authenticating> "
+            "[IPv4 ('127.0.0.1', 9093)]>: Error receiving reply from server",
+            "the broker closed the connection during SASL authentication (Kafka's answer to a wrong user name "
+            "or password from kafka-python 2.0)",
+        ),
+        ("DNS lookup failed for no-such-host.invalid:9092", "the host name does not resolve"),
+    ],
+)
+def test_log_capture_names_the_cause(line, cause):
+    capture = kc._LogCapture()
+    capture.emit(SimpleNamespace(levelno=30, getMessage=lambda: line))
+    assert capture.causes() == [cause]
 
 
 def test_deadline_interrupts_a_blocked_call():

@@ -48,6 +48,21 @@ def run_main(module, args, capsys):
         (kafka_consume, {"topic": "t", "timeout": 0}, "timeout must be more than 0 seconds"),
         (kafka_consume, {"topic": "t", "start": "offset", "offset": -1}, "offset must be 0 or more"),
         (kafka_consume, {"topic": "t", "expect_regex": "("}, "expect_regex '(' is not a valid regular expression"),
+        (kafka_consume, {"topic": "t", "group_id": "g", "session_timeout": 0}, "session_timeout must be more than 0"),
+        (kafka_produce, {"topic": "t", "otlp_endpoint": "collector:4318"}, "is not an http:// or https:// URL"),
+        (kafka_produce, {"topic": "t", "otlp_timeout": 0}, "otlp_timeout must be more than 0 seconds"),
+        (
+            kafka_produce,
+            {"topic": "t", "otlp_endpoint": "http://c:4318", "headers": {"TraceParent": "00-x"}},
+            "headers has a traceparent but otlp_endpoint is set",
+        ),
+        (kafka_consume, {"topic": "t", "otlp_endpoint": "ftp://c"}, "is not an http:// or https:// URL"),
+        (kafka_consume, {"topic": "t", "otlp_timeout": -1}, "otlp_timeout must be more than 0 seconds"),
+        (
+            kafka_produce,
+            {"topic": "t", "otlp_endpoint": "http://u:pw@c:99999"},
+            "otlp_endpoint 'http://c:99999' is not a URL",  # the credentials of a URL are never shown
+        ),
         (kafka_info, {"topics": ["ok", "not ok"]}, "invalid topic name 'not ok'"),
         (kafka_info, {"security_protocol": "SASL_PLAINTEXT"}, "missing: sasl_mechanism, sasl_username, sasl_password"),
         (kafka_info, {"sasl_password": "hidden-pw"}, "sasl_password is set but security_protocol is PLAINTEXT"),
@@ -118,3 +133,49 @@ def test_topic_view():
         "replication_factor": 1,
         "config": {"a": "1"},
     }
+
+
+def test_build_messages_adds_the_traceparent_last():
+    params = {"topic": "t", "message_template": "m{index}", "key": None, "headers": {"z": "1"}}
+    traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    assert kafka_produce.build_messages(params, 2, traceparent) == (
+        b"m2",
+        None,
+        [("z", b"1"), ("traceparent", traceparent.encode())],
+    )
+
+
+def test_trace_contexts_one_per_sampled_parent_in_reading_order():
+    first = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    second = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    unsampled = "00-0af7651916cd43dd8448eb211c80319c-b9c7c989f97918e1-00"
+    messages = [
+        {"headers": {"traceparent": second}},
+        {"headers": {}},
+        {"headers": {"traceparent": first}},
+        {"headers": {"Traceparent": second}},
+        {"headers": {"traceparent": "not a trace context"}},
+        {"headers": {"traceparent": unsampled}},
+    ]
+    assert kafka_consume.trace_contexts(messages) == {
+        ("0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331"): 2,
+        ("4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"): 1,
+    }
+    assert next(iter(kafka_consume.trace_contexts(messages)))[0] == "0af7651916cd43dd8448eb211c80319c"
+
+
+def test_consumer_spans_are_children_of_the_producer_spans():
+    params = {"topic": "notifications", "group_id": "verify", "bootstrap_servers": ["b:9092"]}
+    contexts = {("4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"): 50}
+    (span,) = kafka_consume.consumer_spans(params, contexts, 100, 200)
+    assert span["traceId"] == "4bf92f3577b34da6a3ce929d0e0e4736"
+    assert span["parentSpanId"] == "00f067aa0ba902b7"
+    assert span["spanId"] != "00f067aa0ba902b7"
+    assert len(span["spanId"]) == 16
+    assert span["name"] == "process notifications"
+    assert span["kind"] == 5
+    attributes = {a["key"]: a["value"] for a in span["attributes"]}
+    assert attributes["messaging.operation.type"] == {"stringValue": "process"}
+    assert attributes["messaging.batch.message_count"] == {"intValue": "50"}
+    assert attributes["messaging.consumer.group.name"] == {"stringValue": "verify"}
+    assert attributes["messaging.system"] == {"stringValue": "kafka"}
