@@ -1,5 +1,6 @@
 """The verification role's report (tasks_from: report) through real Ansible: the Markdown
-summary and the JUnit XML it writes for a run's recorded checks, and the exit status."""
+summary and the JUnit XML it writes for a run's recorded checks, and the exit status; the
+failure drill's timeline picture, the run history (JSON per run, the table, the trend picture)."""
 
 import json
 import xml.etree.ElementTree as ET
@@ -40,7 +41,56 @@ RESULTS = [
 ]
 
 
-def run_report(tmp_path, results, drill=None, fail_on_error=True):
+# the drill as tasks/drill.yml records it (verification_drill_timeline), with what the lab
+# measured: stop at 0 s, ALERTS pending from 37 s and firing from 96 s, Slack at 101.9 s, kafka
+# started at 102.6 s, the alert resolved ~15 s later
+T0 = 1795996800.0
+
+
+def alerts(state, first, last):
+    labels = {"alertname": "KafkaContainerDown", "alertstate": state, "service": "kafka"}
+    return {"labels": labels, "values": [[T0 + t, 1.0] for t in range(first, last + 1)]}
+
+
+TIMELINE = {
+    "alert_name": "KafkaContainerDown",
+    "service": "kafka.service",
+    "host": "broker",
+    "stop": T0,
+    "fire": T0 + 96.4,
+    "notify": T0 + 101.9,
+    "start": T0 + 102.6,
+    "restarted": True,
+    "resolved": T0 + 114.5,
+    "recover": T0 + 114.9,
+    "time_to_fire": 96.4,
+    "time_to_notify": 101.9,
+    "time_to_recover": 12.3,
+    "alert_series": [alerts("pending", 37, 95), alerts("firing", 96, 113)],
+    "alert_error": "",
+    "step": 1,
+}
+
+
+def earlier_run(reports, run_id, fire, notify):
+    """A history record of an earlier nightly run, as drill_report keeps it."""
+    history = reports / "history"
+    history.mkdir(parents=True, exist_ok=True)
+    record = {
+        "format": 1,
+        "name": "nightly",
+        "run_id": run_id,
+        "status": "passed",
+        "passed": 16,
+        "failed": 0,
+        "skipped": 1,
+        "drill": {"time_to_fire": fire, "time_to_notify": notify, "time_to_recover": 14.0},
+        "results": [],
+    }
+    (history / "nightly-{0}.json".format(run_id)).write_text(json.dumps(record))
+
+
+def run_report(tmp_path, results, drill=None, fail_on_error=True, *, timeline=None, extra_vars=None, env=None):
     play = [
         {
             "name": "report",
@@ -52,6 +102,7 @@ def run_report(tmp_path, results, drill=None, fail_on_error=True):
                 "verification_fail_on_error": fail_on_error,
                 "verification_bootstrap_servers": ["10.0.0.9:9092"],
                 "verification_grafana_url": "http://grafana.example:3000",
+                **(extra_vars or {}),
             },
             "tasks": [
                 {
@@ -63,6 +114,7 @@ def run_report(tmp_path, results, drill=None, fail_on_error=True):
                             "verification_started_at": "2026-11-24T01:02:03+00:00",
                         },
                         **({"verification_drill_timings": drill} if drill else {}),
+                        **({"verification_drill_timeline": timeline} if timeline else {}),
                     ),
                 },
                 {
@@ -77,7 +129,7 @@ def run_report(tmp_path, results, drill=None, fail_on_error=True):
     ]
     playbook = tmp_path / "report.yml"
     playbook.write_text(json.dumps(play))
-    proc = run_playbook(playbook, inventory="localhost,", args=["-c", "local"])
+    proc = run_playbook(playbook, inventory="localhost,", args=["-c", "local"], env=env)
     reports = tmp_path / "reports"
     return proc, reports / "nightly.md", reports / "nightly.junit.xml"
 
@@ -124,3 +176,72 @@ def test_fail_on_error_false_reports_without_failing(tmp_path):
     proc, markdown, _junit = run_report(tmp_path, RESULTS, fail_on_error=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert ": FAILED" in markdown.read_text().splitlines()[0]
+
+
+def test_drill_picture_and_history_in_the_markdown(tmp_path):
+    reports = tmp_path / "reports"
+    earlier_run(reports, "20261122T010203Z", 101.0, 106.5)
+    earlier_run(reports, "20261123T010203Z", 99.2, 104.0)
+    drill = {"time_to_fire": 96.4, "time_to_notify": 101.9, "time_to_recover": 12.3}
+    proc, markdown, junit = run_report(
+        tmp_path, RESULTS, drill=drill, timeline=TIMELINE, extra_vars={"verification_report_history_rows": 2}
+    )
+    output = proc.stdout + proc.stderr
+    assert proc.returncode != 0, output  # a check failed: the report is written all the same
+    assert "1 of 3 checks failed: kafka_message_count" in output
+    assert ET.parse(junit).getroot().get("failures") == "1"
+
+    text = markdown.read_text()
+    # the drill section: the figures as before, Prometheus's states, the picture linked beside it
+    assert "| 96.4 s | 101.9 s | 12.3 s |" in text
+    assert (
+        "KafkaContainerDown as Prometheus recorded it (`ALERTS`, seconds from the stop): "
+        "pending 37.0 → 96.0 s, firing 96.0 → 114.0 s." in text
+    )
+    assert "(nightly-drill.svg)" in text
+    assert "![The failure drill on one time axis" in text
+    picture = reports / "nightly-drill.svg"
+    texts = ["".join(node.itertext()) for node in ET.parse(picture).getroot().iter("{http://www.w3.org/2000/svg}text")]
+    assert {"96.4 s", "101.9 s", "12.3 s"} <= set(texts)
+
+    # the history: this run kept as JSON, the table (the newest 2 rows), the trend picture
+    record = json.loads((reports / "history" / "nightly-20261124T010203Z.json").read_text())
+    assert record["status"] == "failed" and record["failed"] == 1
+    assert [r["name"] for r in record["results"]] == ["kafka_topic_partitions", "kafka_message_count", "kafka_traces"]
+    assert "## History (the last 2 of 3 kept runs)" in text
+    assert "| run | result | time-to-fire | time-to-notify | time-to-recover |" in text
+    assert "| 20261124T010203Z (this run) | ❌ 1 failed | 96.4 s | 101.9 s | 12.3 s |" in text
+    assert "| 20261123T010203Z | ✅ passed | 99.2 s | 104.0 s | 14.0 s |" in text
+    assert "20261122T010203Z |" not in text  # kept, but beyond the table's 2 rows
+    assert "![time-to-fire and time-to-notify over the kept runs](nightly-trend.svg)" in text
+    assert (reports / "nightly-trend.svg").exists()
+    assert "`history/nightly-<run id>.json` (the last 30 runs)" in text
+    # the history comes after the drill, before what broke
+    assert text.index("## Failure drill") < text.index("## History") < text.index("## What broke")
+
+
+def test_without_matplotlib_the_report_says_the_pictures_were_skipped(tmp_path):
+    shadow = tmp_path / "shadow" / "matplotlib"
+    shadow.mkdir(parents=True)
+    (shadow / "__init__.py").write_text("raise ImportError(\"No module named 'matplotlib'\")\n")
+    drill = {"time_to_fire": 96.4, "time_to_notify": 101.9, "time_to_recover": 12.3}
+    proc, markdown, _junit = run_report(
+        tmp_path, RESULTS[:1], drill=drill, timeline=TIMELINE, env={"PYTHONPATH": str(shadow.parent)}
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    text = markdown.read_text()
+    assert "**Timeline picture skipped**: matplotlib is not installed on the controller" in text
+    assert "-m pip install 'matplotlib>=3.7'" in text
+    assert "**Trend picture skipped**: matplotlib is not installed on the controller" in text
+    assert "| 20261124T010203Z (this run) | ✅ passed | 96.4 s | 101.9 s | 12.3 s |" in text
+    assert not (tmp_path / "reports" / "nightly-drill.svg").exists()
+
+
+def test_a_run_without_drill_has_a_history_without_drill_columns(tmp_path):
+    proc, markdown, _junit = run_report(tmp_path, RESULTS[:1])
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    text = markdown.read_text()
+    assert "## Failure drill" not in text
+    assert "| run | result |\n|---|---|\n| 20261124T010203Z (this run) | ✅ passed |\n" in text
+    assert "Trend picture" not in text
+    assert not (tmp_path / "reports" / "nightly-drill.svg").exists()
