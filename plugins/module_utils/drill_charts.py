@@ -174,7 +174,7 @@ def drill_timeline(drill):
     Returns (timeline, None), or (None, reason) when there is nothing to draw on that axis.
     """
     if not drill:
-        return None, "no failure drill in this run"
+        return None, "no failure drill in this run (no drill data)"
     t0 = number(drill.get("stop"))
     if t0 is None:
         return None, "the drill did not stop the service (no stop time), so there is no drill window to draw"
@@ -440,7 +440,7 @@ def timeline_figure(tl, title):
 
     fit_labels = []  # (text, start, end): hidden when wider than its bar
 
-    def bar(lane, start, end, state, label=None):
+    def state_bar(lane, start, end, state, label=None):
         if end <= start:
             return
         ax.broken_barh([(start, end - start)], (lane - 0.3, 0.6), facecolors=COLORS[state], zorder=2)
@@ -453,12 +453,12 @@ def timeline_figure(tl, title):
 
     # the kafka container: running, stopped at 0, running again from the restart
     restart = ev["start"]
-    bar(LANE_CONTAINER, xmin, 0.0, "running", "running")
+    state_bar(LANE_CONTAINER, xmin, 0.0, "running", "running")
     if restart is not None and tl["restarted"]:
-        bar(LANE_CONTAINER, 0.0, restart, "stopped", "stopped")
-        bar(LANE_CONTAINER, restart, xmax, "running", "running")
+        state_bar(LANE_CONTAINER, 0.0, restart, "stopped", "stopped")
+        state_bar(LANE_CONTAINER, restart, xmax, "running", "running")
     else:
-        bar(LANE_CONTAINER, 0.0, xmax, "stopped", "stopped (not started again)")
+        state_bar(LANE_CONTAINER, 0.0, xmax, "stopped", "stopped (not started again)")
 
     # the alert: inactive where Prometheus had no pending/firing sample, pending, firing
     if tl["alert_error"] and not tl["alert_states"]:
@@ -489,9 +489,9 @@ def timeline_figure(tl, title):
     else:
         covered = [(s["start"], s["end"]) for s in tl["alert_states"]]
         for start, end in _subtract((xmin, xmax), covered):
-            bar(LANE_ALERT, start, end, "inactive", "inactive")
+            state_bar(LANE_ALERT, start, end, "inactive", "inactive")
         for s in tl["alert_states"]:
-            bar(LANE_ALERT, s["start"], min(s["end"], xmax), s["state"], s["state"])
+            state_bar(LANE_ALERT, s["start"], min(s["end"], xmax), s["state"], s["state"])
 
     # guides from an event down to its measured time
     def guide(x, top, bottom, color):

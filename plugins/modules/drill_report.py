@@ -12,8 +12,8 @@ module: drill_report
 short_description: Keep a verification run in the report history and draw the failure drill's pictures
 version_added: 0.2.0
 description:
-  - Runs on the controller (C(delegate_to: localhost)), beside the verification report that the
-    C(dojo.kafka_observability.verification) role writes (C(tasks_from=report)).
+  - "Runs on the controller (C(delegate_to: localhost)), beside the verification report that the
+    C(dojo.kafka_observability.verification) role writes (C(tasks_from=report))."
   - Keeps the run as JSON in C(<dest>/history/<name>-<run_id>.json) (its summary, its checks and the
     drill's figures) and only the last O(history_keep) runs of O(name); returns the kept runs for
     the report's history table.
