@@ -33,10 +33,12 @@ def write_inventory(tmp_path, brokers=None):
     return path
 
 
-def run_role(tmp_path, role, extra_vars, *, check=False, brokers=None, args=()):
+def run_role(tmp_path, role, extra_vars, *, check=False, brokers=None, args=(), env=None):
     """ansible-playbook applying dojo.kafka_observability.<role> to localhost.
 
-    Returns the CompletedProcess, with `.recap` (ok/changed/unreachable/failed of localhost).
+    `env` adds to (or overrides) the environment of ansible-playbook, e.g. a PATH without the
+    Prometheus tools, as sudo's secure_path on EL9. Returns the CompletedProcess, with `.recap`
+    (ok/changed/unreachable/failed of localhost).
     """
     playbook = tmp_path / "apply-{0}.yml".format(role)
     playbook.write_text(
@@ -52,7 +54,14 @@ def run_role(tmp_path, role, extra_vars, *, check=False, brokers=None, args=()):
         )
     )
     inventory = write_inventory(tmp_path, brokers)
-    proc = run_playbook(playbook, inventory=inventory, extra_vars=extra_vars, check=check, env=become_env(), args=args)
+    proc = run_playbook(
+        playbook,
+        inventory=inventory,
+        extra_vars=extra_vars,
+        check=check,
+        env=dict(become_env(), **(env or {})),
+        args=args,
+    )
     proc.recap = recap(proc.stdout)
     return proc
 

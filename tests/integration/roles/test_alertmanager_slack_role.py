@@ -8,6 +8,8 @@ host untouched.
 
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
 import time
@@ -244,3 +246,70 @@ def test_missing_config_is_created_with_slack_as_default_route(tmp_path):
         [prometheus_binary("amtool"), "check-config", str(config)], capture_output=True, text=True, check=False
     )
     assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+# sudo's secure_path on EL9: no /usr/local/bin (nor build/trixie/bin)
+SECURE_PATH = "/sbin:/bin:/usr/sbin:/usr/bin"
+
+
+def test_amtool_by_name_is_resolved_as_the_user_outside_the_become_path(tmp_path, snapshot):
+    """EL9: through sudo the PATH is secure_path; a bare `amtool` is looked up once, as the user."""
+    config = tmp_path / "am" / "alertmanager.yml"
+    config.parent.mkdir()
+    config.write_text(USER_CONFIG)
+    tools = str(Path(prometheus_binary("amtool")).parent)
+    assert shutil.which("amtool", path=SECURE_PATH) is None, "the test needs an amtool outside secure_path"
+    webhook = "https://hooks.example.invalid/services/T/B/x"
+    extra = {
+        "alertmanager_slack_amtool": "amtool",
+        "alertmanager_slack_amtool_dirs": ["/nonexistent", tools],
+        "alertmanager_slack_reload_method": "none",
+    }
+    proc = run_role(tmp_path, "alertmanager_slack", role_vars(config, webhook, **extra), env={"PATH": SECURE_PATH})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "{0}/amtool --version".format(tools) in proc.stdout
+    assert [r["name"] for r in yaml.safe_load(config.read_text())["receivers"]] == ["default", "ops", "slack-kafka"]
+
+    before = snapshot(config.parent)
+    proc = run_role(
+        tmp_path,
+        "alertmanager_slack",
+        role_vars(config, webhook, **dict(extra, alertmanager_slack_amtool_dirs=["/nonexistent"])),
+        env={"PATH": SECURE_PATH},
+    )
+    assert proc.returncode != 0
+    assert "amtool ('amtool') is not found as {0} on localhost".format(USER) in proc.stdout
+    assert "Nothing was changed" in proc.stdout
+    assert snapshot(config.parent) == before
+
+
+def test_an_amtool_failing_without_output_is_never_reported_with_an_empty_reason(tmp_path, snapshot):
+    config = tmp_path / "am" / "alertmanager.yml"
+    config.parent.mkdir()
+    config.write_text(USER_CONFIG)
+    before = snapshot(config.parent)
+    silent = tmp_path / "bin" / "amtool"
+    silent.parent.mkdir()
+    silent.write_text(
+        '#!/bin/sh\nif [ "$1" = --version ]; then exec "{0}" --version; fi\nexit 3\n'.format(
+            prometheus_binary("amtool")
+        )
+    )
+    silent.chmod(0o755)
+    mute = tmp_path / "bin" / "mute"  # --version fails without output
+    mute.write_text("#!/bin/sh\nexit 1\n")
+    mute.chmod(0o755)
+    webhook = "https://hooks.example.invalid/services/T/B/x"
+    for tool, message in (
+        (str(silent), "amtool check-config exited with code 3 and printed nothing"),
+        (
+            str(mute),
+            "'{0} --version' fails as {{0}} on localhost: it exited with code 1 and printed nothing".format(mute),
+        ),
+    ):
+        extra = {"alertmanager_slack_amtool": tool, "alertmanager_slack_reload_method": "none"}
+        proc = run_role(tmp_path, "alertmanager_slack", role_vars(config, webhook, **extra))
+        assert proc.returncode != 0
+        assert message.format(USER) in proc.stdout, proc.stdout
+        assert not re.search(r"says:\s*(\"|$)", proc.stdout, re.MULTILINE), proc.stdout
+        assert snapshot(config.parent) == before

@@ -4,7 +4,10 @@ The Prometheus (tests/support/prometheus.py) is reloaded by the role through POS
 (--web.enable-lifecycle), as the role's `http` method does on the monitoring host.
 """
 
+import re
+import shutil
 import time
+from pathlib import Path
 
 import pytest
 import yaml
@@ -51,6 +54,8 @@ SEED_BROKEN_RULES = """groups:
       summary: "Le conteneur kafka ne répond plus"
       description: "Le conteneur kafka n\u2019est plus accessible depuis plus de 30 secondes.
 """
+# sudo's secure_path on EL9: no /usr/local/bin (nor build/trixie/bin)
+SECURE_PATH = "/sbin:/bin:/usr/sbin:/usr/bin"
 BROKERS = {"broker-a": {"ansible_host": "10.0.0.9"}, "broker-b": {"ansible_host": "10.0.0.10", "cadvisor_port": 19882}}
 ALERTS = {"KafkaContainerDown", "KafkaCadvisorDown", "KafkaContainerHighCpu", "KafkaContainerHighMemory"}
 
@@ -277,3 +282,60 @@ def test_kafka_container_down_fires_when_the_series_disappears_and_resolves(tmp_
         wait_for(
             lambda: prom.alert_state("KafkaContainerDown", labels) == "inactive", timeout=60, what="the alert resolving"
         )
+
+
+def test_promtool_by_name_is_resolved_as_the_user_outside_the_become_path(tmp_path, prom):
+    """EL9: through sudo the PATH is secure_path, without /usr/local/bin where promtool usually is.
+
+    The role looks a bare `promtool` up once, as the user, in that PATH and then in
+    prometheus_alerts_promtool_dirs, and runs every check with the absolute path.
+    """
+    tools = str(Path(prometheus_binary("promtool")).parent)
+    assert shutil.which("promtool", path=SECURE_PATH) is None, "the test needs a promtool outside secure_path"
+    extra = {"prometheus_alerts_promtool": "promtool", "prometheus_alerts_promtool_dirs": ["/nonexistent", tools]}
+    proc = run_role(tmp_path, "prometheus_alerts", role_vars(prom, **extra), brokers=BROKERS, env={"PATH": SECURE_PATH})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "{0}/promtool --version".format(tools) in proc.stdout
+    assert groups(prom)["kafka-alerts"] == sorted(ALERTS)
+
+    # not found anywhere: one sentence naming where it looked, nothing changed
+    proc = run_role(
+        tmp_path,
+        "prometheus_alerts",
+        role_vars(prom, prometheus_alerts_promtool="promtool", prometheus_alerts_promtool_dirs=["/nonexistent"]),
+        brokers=BROKERS,
+        env={"PATH": SECURE_PATH},
+    )
+    assert proc.returncode != 0
+    assert "promtool ('promtool') is not found as {0} on localhost".format(USER) in proc.stdout
+    assert "/nonexistent" in proc.stdout and "Nothing was changed" in proc.stdout
+
+
+def test_a_promtool_failing_without_output_is_never_reported_with_an_empty_reason(tmp_path, prom, snapshot):
+    before = snapshot(prom.config_path.parent)
+    # runs --version, then fails every check silently
+    silent = tmp_path / "bin" / "promtool"
+    silent.parent.mkdir()
+    silent.write_text(
+        '#!/bin/sh\nif [ "$1" = --version ]; then exec "{0}" --version; fi\nexit 3\n'.format(
+            prometheus_binary("promtool")
+        )
+    )
+    silent.chmod(0o755)
+    proc = run_role(
+        tmp_path, "prometheus_alerts", role_vars(prom, prometheus_alerts_promtool=str(silent)), brokers=BROKERS
+    )
+    assert proc.returncode != 0
+    assert "promtool check rules exited with code 3 and printed nothing" in proc.stdout
+    assert not re.search(r"says:\s*(\"|$)", proc.stdout, re.MULTILINE), proc.stdout
+    # a promtool whose --version fails without output
+    mute = tmp_path / "bin" / "mute"
+    mute.write_text("#!/bin/sh\nexit 1\n")
+    mute.chmod(0o755)
+    proc = run_role(
+        tmp_path, "prometheus_alerts", role_vars(prom, prometheus_alerts_promtool=str(mute)), brokers=BROKERS
+    )
+    assert proc.returncode != 0
+    expected = "'{0} --version' fails as {1} on localhost: it exited with code 1 and printed nothing".format(mute, USER)
+    assert expected in proc.stdout, proc.stdout
+    assert snapshot(prom.config_path.parent) == before
