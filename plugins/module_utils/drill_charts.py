@@ -445,8 +445,17 @@ def timeline_figure(tl, title):
             return
         ax.broken_barh([(start, end - start)], (lane - 0.3, 0.6), facecolors=COLORS[state], zorder=2)
         if label:
+            # on a patch of the bar's colour: a guide line crossing the bar passes behind the label
             text = ax.text(
-                (start + end) / 2.0, lane, label, ha="center", va="center", fontsize=9, color=TEXT_ON[state], zorder=3
+                (start + end) / 2.0,
+                lane,
+                label,
+                ha="center",
+                va="center",
+                fontsize=9,
+                color=TEXT_ON[state],
+                zorder=6,
+                bbox={"facecolor": COLORS[state], "edgecolor": "none", "pad": 1},
             )
             text.set_in_layout(False)
             fit_labels.append((text, start, end))
@@ -703,7 +712,8 @@ def trend_figure(rows, title):
     values = [v for v in fire + notify if not math.isnan(v)]
     top = max(values) if values else 60.0
     ax.set_ylim(0, top * 1.25)
-    ax.set_xlim(-0.5, max(len(runs) - 0.5, 0.5) + (0.6 if runs else 0))
+    # room on the right for the newest values: about 9 % of the axis, at least 0.8 of a run
+    ax.set_xlim(-0.6, max(len(runs) - 1, 0) + max(0.8, 0.09 * (len(runs) - 0.4) / 0.91))
     every = max(1, math.ceil(len(runs) / 12.0))
     ax.set_xticks(xs[::every])
     ax.set_xticklabels([run_label(row["run_id"]) for row in runs][::every], fontsize=8)

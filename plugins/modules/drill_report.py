@@ -401,7 +401,9 @@ def run(module):
         os.path.join(dest, "%s-trend.svg" % name),
         skipped=trend_skipped or why,
         figure=lambda: trend_figure(
-            rows, "time-to-fire and time-to-notify, the last %d runs of %s with a drill" % (len(drills), name)
+            rows,
+            "time-to-fire and time-to-notify, %s of %s with a drill"
+            % ("the last run" if len(drills) == 1 else "the last %d runs" % len(drills), name),
         ),
     )
     return result
