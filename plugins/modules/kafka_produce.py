@@ -19,8 +19,8 @@ description:
   - Fails naming the broker when it cannot be reached (the script's exit 2), and with the message
     number when a message cannot be delivered (the script's exit 3).
   - With O(otlp_endpoint), the run is one trace - a span C(send <topic>) of kind PRODUCER covers the
-    sends up to the last acknowledgement, every message carries the W3C header
-    C(traceparent: 00-<trace-id>-<span-id>-01) of that span, and the span is exported to the endpoint
+    sends up to the last acknowledgement, every message carries the W3C header C(traceparent) with the
+    value C(00-<trace-id>-<span-id>-01) of that span, and the span is exported to the endpoint
     with OTLP/HTTP JSON once the messages are acknowledged. RV(trace_id) is what a trace search looks for;
     M(dojo.kafka_observability.kafka_consume) continues the trace from the header.
 author:

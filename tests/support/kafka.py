@@ -59,10 +59,10 @@ def free_ports(count, host="127.0.0.1"):
     """`count` distinct free ports (bound together, so the kernel cannot hand out one twice)."""
     sockets = []
     try:
-        for _ in range(count):
+        while len(sockets) < count:
             sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            sock.bind((host, 0))
             sockets.append(sock)
+            sock.bind((host, 0))
         return [s.getsockname()[1] for s in sockets]
     finally:
         for sock in sockets:
@@ -121,8 +121,11 @@ def java_major(java):
     return None
 
 
-def server_properties(host, port, sasl_port, controller_port, data_dir, extra=None):
-    """The broker's configuration: one KRaft node, PLAINTEXT + SASL_PLAINTEXT (PLAIN) listeners."""
+def server_properties(host, ports, data_dir, extra=None):
+    """The broker's configuration: one KRaft node, PLAINTEXT + SASL_PLAINTEXT (PLAIN) listeners.
+
+    ports: (PLAINTEXT, SASL_PLAINTEXT, CONTROLLER)."""
+    port, sasl_port, controller_port = ports
     jaas = 'org.apache.kafka.common.security.plain.PlainLoginModule required user_{0}="{1}";'.format(
         SASL_USERNAME, SASL_PASSWORD
     )
@@ -230,7 +233,7 @@ def start_kafka(host="127.0.0.1", *, work_dir=None, extra_properties=None, start
     log_path = work_dir / "broker.log"
     config = work_dir / "server.properties"
     port, sasl_port, controller_port = free_ports(3, host)
-    config.write_text(server_properties(host, port, sasl_port, controller_port, data_dir, extra_properties))
+    config.write_text(server_properties(host, (port, sasl_port, controller_port), data_dir, extra_properties))
     cluster_id = new_cluster_id()
     proc_env = dict(os.environ)
     proc_env.setdefault("KAFKA_HEAP_OPTS", HEAP_OPTS)
@@ -244,7 +247,13 @@ def start_kafka(host="127.0.0.1", *, work_dir=None, extra_properties=None, start
     with open(log_path, "wb") as log:
         try:
             formatted = subprocess.run(
-                fmt, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=proc_env, timeout=120
+                fmt,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=proc_env,
+                timeout=120,
+                check=False,
             )
         except subprocess.TimeoutExpired as exc:
             raise KafkaBrokerError("kafka-storage.sh format did not finish within 120 s") from exc
@@ -293,9 +302,11 @@ def start_kafka(host="127.0.0.1", *, work_dir=None, extra_properties=None, start
             )
         if api_versions_ok(host, port) and api_versions_ok(host, sasl_port):
             broker.started_in = time.monotonic() - started
-            say("ready in {0:.1f} s: {1} (PLAINTEXT), {2} (SASL_PLAINTEXT)".format(
-                broker.started_in, broker.bootstrap, broker.sasl_bootstrap
-            ))
+            say(
+                "ready in {0:.1f} s: {1} (PLAINTEXT), {2} (SASL_PLAINTEXT)".format(
+                    broker.started_in, broker.bootstrap, broker.sasl_bootstrap
+                )
+            )
             return broker
         now = time.monotonic()
         if now >= limit:
@@ -334,8 +345,11 @@ def kafka_broker(**kwargs):
 if __name__ == "__main__":
     # a broker for manual work: prints its addresses, runs until Ctrl-C
     with kafka_broker() as running:
-        print("PLAINTEXT {0}  SASL_PLAINTEXT {1} (PLAIN, {2} / {3})".format(
-            running.bootstrap, running.sasl_bootstrap, running.sasl_username, running.sasl_password
-        ), flush=True)
+        print(
+            "PLAINTEXT {0}  SASL_PLAINTEXT {1} (PLAIN, {2} / {3})".format(
+                running.bootstrap, running.sasl_bootstrap, running.sasl_username, running.sasl_password
+            ),
+            flush=True,
+        )
         with contextlib.suppress(KeyboardInterrupt):
             running.process.wait()

@@ -231,7 +231,7 @@ def test_each_run_is_its_own_trace_and_check_mode_exports_nothing(kafka, collect
     check = kafka("kafka_produce", topic=traced_topic, count=2, check=True, **endpoint)
     assert not check.failed, check.result
     assert "trace_id" not in check.result
-    runs = [kafka("kafka_produce", topic=traced_topic, count=2, **endpoint).result for _ in range(2)]
+    runs = [kafka("kafka_produce", topic=traced_topic, count=2, **endpoint).result for dummy in range(2)]
     first, second = (run["trace_id"] for run in runs)
     assert first != second
 

@@ -20,8 +20,8 @@ HEX = re.compile(r"^[0-9a-f]+$")
 
 # ------------------------------------------------------------------ ids and traceparent
 def test_new_ids_have_the_w3c_sizes_and_are_random():
-    trace_ids = {otlp.new_trace_id() for _ in range(200)}
-    span_ids = {otlp.new_span_id() for _ in range(200)}
+    trace_ids = {otlp.new_trace_id() for dummy in range(200)}
+    span_ids = {otlp.new_span_id() for dummy in range(200)}
     assert len(trace_ids) == len(span_ids) == 200
     for trace_id in trace_ids:
         assert len(trace_id) == 32  # 16 bytes
@@ -251,7 +251,7 @@ def spans(count=1):
     trace_id = otlp.new_trace_id()
     return [
         otlp.make_span(trace_id, otlp.new_span_id(), "send t", otlp.SPAN_KIND_PRODUCER, start_ns=1, end_ns=2)
-        for _ in range(count)
+        for dummy in range(count)
     ]
 
 
@@ -276,7 +276,9 @@ def test_export_posts_otlp_json_to_v1_traces():
 def test_export_splits_many_spans():
     with Receiver() as receiver:
         assert otlp.export_spans(receiver.endpoint, "s", spans(otlp.MAX_SPANS_PER_REQUEST + 3)) == 503
-    assert [len(json.loads(d)["resourceSpans"][0]["scopeSpans"][0]["spans"]) for _, _, d in receiver.requests] == [
+    assert [
+        len(json.loads(d)["resourceSpans"][0]["scopeSpans"][0]["spans"]) for _path, _headers, d in receiver.requests
+    ] == [
         otlp.MAX_SPANS_PER_REQUEST,
         3,
     ]
