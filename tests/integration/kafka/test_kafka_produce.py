@@ -136,7 +136,11 @@ def test_broker_dies_mid_run_fails_with_message_index(tmp_path, module_env):
     with kafka_broker(work_dir=tmp_path) as broker:
         args = {"bootstrap_servers": [broker.bootstrap]}
         assert not run_module("kafka_topic", dict(args, name="dies", partitions=1), env=module_env).failed
-        produce_args = dict(args, topic="dies", count=200, interval=0.05, delivery_timeout=3, request_timeout=2)
+        # traced, towards an OTLP endpoint that refuses: the failure also says that the span was not exported
+        otlp = "http://127.0.0.1:{0}".format(free_port())
+        produce_args = dict(
+            args, topic="dies", count=200, interval=0.05, delivery_timeout=3, request_timeout=2, otlp_endpoint=otlp
+        )
         cmd = [str(BIN / "ansible"), "localhost", "-c", "local", "-i", "localhost,"]
         cmd += ["-m", COLLECTION + ".kafka_produce", "-a", json.dumps(produce_args)]
         env = ansible_env(dict({"ANSIBLE_LOAD_CALLBACK_PLUGINS": "1", "ANSIBLE_STDOUT_CALLBACK": "json"}, **module_env))
@@ -157,4 +161,11 @@ def test_broker_dies_mid_run_fails_with_message_index(tmp_path, module_env):
     assert index > seen
     # paced sends are acknowledged one by one: all before the failed one were
     assert result["sent"] == index - 1
+    assert len(result["trace_id"]) == 32
+    assert result["msg"].endswith(
+        "; the span of trace {0} could not be exported either: the OTLP endpoint {1}/v1/traces could not be "
+        "reached: connection refused (nothing listens there: is the collector running, is the port right?)".format(
+            result["trace_id"], otlp
+        )
+    ), result["msg"]
     assert "Traceback (most recent call last)" not in stdout + stderr
