@@ -54,7 +54,14 @@ def broken_hops(results, hops, checked):
         failed_checks[chain].append(result.get("name", "?"))
     diagnosis = []
     for chain in chains:
-        entry = {"chain": chain, "checks": failed_checks[chain], "hop": None, "name": None, "evidence": "", "checked": []}
+        entry = {
+            "chain": chain,
+            "checks": failed_checks[chain],
+            "hop": None,
+            "name": None,
+            "evidence": "",
+            "checked": [],
+        }
         for hop in hops:
             if chain not in hop.get("chains", []):
                 continue
