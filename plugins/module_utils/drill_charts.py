@@ -237,6 +237,8 @@ def history_record(name, run_id, summary, results, timeline):
         "skipped": count("skipped"),
         "drill": None,
         "results": list(results or []),
+        # where each failed chain broke (the verification's diagnosis), as the summary has it
+        "diagnosis": list(summary.get("diagnosis") or []),
     }
     if timeline is not None:
         record["drill"] = dict(

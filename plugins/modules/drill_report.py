@@ -64,7 +64,8 @@ options:
   summary:
     description:
       - The run's summary, as the role's C(verification_summary) - C(host), C(started_at),
-        C(finished_at), C(passed), C(failed), C(skipped). Kept in the history record.
+        C(finished_at), C(passed), C(failed), C(skipped), and C(diagnosis) (where each failed chain
+        broke). Kept in the history record.
     type: dict
     default: {}
   results:

@@ -245,3 +245,53 @@ def test_a_run_without_drill_has_a_history_without_drill_columns(tmp_path):
     assert "| run | result |\n|---|---|\n| 20261124T010203Z (this run) | ✅ passed |\n" in text
     assert "Trend picture" not in text
     assert not (tmp_path / "reports" / "nightly-drill.svg").exists()
+
+
+def test_the_broken_hop_is_named_in_the_markdown_the_junit_failure_and_the_history(tmp_path):
+    """The diagnosis (tasks/diagnose.yml's verification_diagnosis) shows where each chain broke."""
+    results = [
+        dict(RESULTS[1], chain="broker_metrics"),
+        dict(RESULTS[0], chain=""),
+        {
+            "name": "kafka_logs",
+            "group": "logs",
+            "chain": "broker_logs",
+            "description": "the broker's log records reach the logs datasource",
+            "status": "passed",
+            "observed": "12 line(s)",
+            "message": "",
+            "query": '{service_name="kafka"}',
+            "seconds": 0.4,
+        },
+    ]
+    diagnosis = [
+        {
+            "chain": "broker_metrics",
+            "checks": ["kafka_message_count"],
+            "hop": "OpenTelemetry Collector",
+            "name": "collector",
+            "evidence": "target http://127.0.0.1:8888/metrics of job otelcol-internal is down: connection | refused",
+            "checked": ["prometheus", "metrics_datasource", "collector"],
+        }
+    ]
+    proc, markdown, junit = run_report(
+        tmp_path,
+        results,
+        extra_vars={"verification_diagnose": False, "verification_diagnosis": diagnosis},
+    )
+    output = proc.stdout + proc.stderr
+    assert proc.returncode != 0, output
+    assert "broker_metrics: OpenTelemetry Collector." in output
+
+    text = markdown.read_text()
+    assert "| broker_metrics | kafka_message_count | **OpenTelemetry Collector** | target http" in text
+    assert "connection \\| refused |" in text  # the evidence cannot break the table
+    assert "- broken hop: **OpenTelemetry Collector** — target http://127.0.0.1:8888/metrics" in text
+
+    cases = {case.get("name"): case for case in ET.parse(junit).getroot().iter("testcase")}
+    failure = cases["kafka_message_count"].find("failure")
+    assert failure.get("message").startswith("broken hop: OpenTelemetry Collector - Condition increase")
+    assert "evidence: target http://127.0.0.1:8888/metrics of job otelcol-internal is down" in failure.text
+
+    (record,) = (tmp_path / "reports" / "history").glob("nightly-*.json")
+    assert json.loads(record.read_text())["diagnosis"] == diagnosis
