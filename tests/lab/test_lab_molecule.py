@@ -1,183 +1,17 @@
-"""The lab stage of `make test`: `molecule test` on the three-host lab (molecule/default).
+"""The lab scenario (tests/lab/conftest.py runs it once): converge, idempotence, the nightly
+run as side effect, testinfra; here what it must have shown."""
 
-molecule creates the lab (tests/support/lab/lab.py up, with the baseline), converges
-playbooks/site.yml, converges again (idempotence: nothing may change), runs
-playbooks/nightly.yml as its side effect (the verification checks and the failure drill,
-which write reports/nightly.md and reports/nightly.junit.xml), runs the testinfra tests of
-molecule/default/tests and destroys the lab. Its output is streamed as it comes
-(plus lab.py's progress log, which molecule's create step would otherwise only show at
-the end); the figures of the two converge runs are parsed from their PLAY RECAPs, printed
-and written to build/lab/molecule-figures.json (README "The lab", make bench).
-"""
-
-import json
-import os
 import re
-import subprocess
-import sys
-import threading
-import time
 import xml.etree.ElementTree as ET
-from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
-LAB_LOG = Path("/var/lib/dojo-kafka-lab/logs/lab.log")
-FIGURES = REPO / "build" / "lab" / "molecule-figures.json"
-REPORT = REPO / "reports" / "nightly.md"
-JUNIT = REPO / "reports" / "nightly.junit.xml"
-TIMEOUT_S = float(os.environ.get("DOJO_LAB_MOLECULE_TIMEOUT", "2700"))
-
-ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
-# molecule's step lines: "INFO default ➜ converge: Executing" with colours, and
-# "INFO [default > converge] Executing" without (CI=true)
-STEP = re.compile(r"(?:INFO|WARNING|ERROR)\s+(?:\S+ \S+ (\w+):|\[\S+ > (\w+)\]) (Executing|Executed: \w+)\s*$")
-RECAP = re.compile(r"^(\S+)\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)")
-VERIFY = re.compile(r"=+ .*?(\d+) passed")
-
-
-def _tail(path, stop, out):
-    """Print the lines appended to path until stop is set (lab.py's progress during create/destroy)."""
-    offset = path.stat().st_size if path.exists() else 0
-    while not stop.wait(0.5):
-        if not path.exists():
-            continue
-        with open(path, errors="replace") as f:
-            f.seek(offset)
-            chunk = f.read()
-            offset = f.tell()
-        for line in chunk.splitlines():
-            out.write("  [lab.py] {0}\n".format(line))
-            out.flush()
-
-
-def parse(lines):
-    """Per molecule step: wall seconds, and for converge/idempotence the recap per host."""
-    steps = {}
-    current = None
-    for raw in lines:
-        line = ANSI.sub("", raw)
-        m = STEP.search(line)
-        if m:
-            name, what = m.group(1) or m.group(2), m.group(3)
-            if what == "Executing":
-                current = name
-                steps.setdefault(name, []).append({"start": None, "hosts": {}, "verify_passed": None})
-            continue
-        if current is None:
-            continue
-        body = line.lstrip(" │").strip()
-        r = RECAP.match(body)
-        if r and current in ("converge", "idempotence"):
-            host, ok, changed, unreachable, failed = r.groups()
-            steps[current][-1]["hosts"][host] = {
-                "ok": int(ok),
-                "changed": int(changed),
-                "unreachable": int(unreachable),
-                "failed": int(failed),
-            }
-        v = VERIFY.search(body)
-        if v and current == "verify":
-            steps[current][-1]["verify_passed"] = int(v.group(1))
-    return steps
-
-
-def summarize(steps):
-    figures = {}
-    for name in ("converge", "idempotence"):
-        if name in steps and steps[name][-1]["hosts"]:
-            hosts = steps[name][-1]["hosts"]
-            figures[name] = {
-                "hosts": len(hosts),
-                "tasks": sum(h["ok"] for h in hosts.values()),
-                "changed": sum(h["changed"] for h in hosts.values()),
-                "failed": sum(h["failed"] + h["unreachable"] for h in hosts.values()),
-                "per_host": hosts,
-            }
-    if "verify" in steps:
-        figures["verify_passed"] = steps["verify"][-1]["verify_passed"]
-    return figures
+from tests.lab.conftest import JUNIT, REPORT
 
 
 @pytest.mark.slow
-def test_molecule_lab_scenario(capsys):
-    env = dict(os.environ)
-    env.update(
-        {
-            "PATH": "{0}:{1}".format(BIN, env.get("PATH", "")),
-            "ANSIBLE_COLLECTIONS_PATH": str(REPO / "build" / "collections"),
-            "COLUMNS": "160",  # molecule wraps its boxed output at the terminal width
-        }
-    )
-    lines = []
-    step_times = {}
-    for stale in (REPORT, JUNIT):
-        stale.unlink(missing_ok=True)
-    with capsys.disabled():
-        out = sys.stdout
-        out.write("\n==> molecule test (scenario default: the three-host lab)\n")
-        out.flush()
-        stop = threading.Event()
-        tailer = threading.Thread(target=_tail, args=(LAB_LOG, stop, out), daemon=True)
-        tailer.start()
-        start = time.monotonic()
-        step_start = None
-        proc = subprocess.Popen(
-            [str(BIN / "molecule"), "test"],
-            cwd=REPO,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            text=True,
-            errors="replace",
-            bufsize=1,
-        )
-        try:
-            for line in proc.stdout:
-                out.write(line)
-                out.flush()
-                lines.append(line)
-                m = STEP.search(ANSI.sub("", line))
-                if m:
-                    now = time.monotonic()
-                    name, what = m.group(1) or m.group(2), m.group(3)
-                    if what == "Executing":
-                        step_start = (name, now)
-                    elif step_start and step_start[0] == name:
-                        step_times.setdefault(name, []).append(round(now - step_start[1], 1))
-                if time.monotonic() - start > TIMEOUT_S:
-                    proc.kill()
-                    break
-            rc = proc.wait()
-        finally:
-            stop.set()
-            tailer.join(timeout=5)
-            if proc.poll() is None:
-                proc.kill()
-        figures = summarize(parse(lines))
-        figures["step_seconds"] = step_times
-        figures["total_seconds"] = round(time.monotonic() - start, 1)
-        FIGURES.parent.mkdir(parents=True, exist_ok=True)
-        FIGURES.write_text(json.dumps(figures, indent=2) + "\n")
-        out.write("\n==> lab figures (also in {0})\n".format(FIGURES.relative_to(REPO)))
-        for name in ("converge", "idempotence"):
-            f = figures.get(name)
-            if f:
-                out.write(
-                    "    {0:<12} hosts={1} tasks={2} changed={3} failed={4} ({5}s)\n".format(
-                        name, f["hosts"], f["tasks"], f["changed"], f["failed"], step_times.get(name, ["?"])[-1]
-                    )
-                )
-        out.write("    verify       {0} testinfra tests passed\n".format(figures.get("verify_passed")))
-        out.write("    steps (s)    {0}\n".format(step_times))
-        if REPORT.exists():
-            report = REPORT.read_text()
-            out.write("\n==> the nightly run's report ({0})\n{1}\n".format(REPORT.relative_to(REPO), report))
-        out.flush()
-
+def test_molecule_lab_scenario(molecule_run):
+    rc, figures = molecule_run
     assert rc == 0, "molecule test failed (rc {0}); its output is above".format(rc)
     assert figures.get("converge", {}).get("hosts") == 3, figures
     assert figures["converge"]["failed"] == 0, figures
@@ -189,10 +23,18 @@ def test_molecule_lab_scenario(capsys):
     suite = ET.parse(JUNIT).getroot()
     cases = {case.get("name"): case for case in suite.iter("testcase")}
     assert suite.get("failures") == "0", REPORT.read_text()
+    assert suite.get("skipped") == "0", REPORT.read_text()  # the real stack answers every check
     for check in (
         "kafka_topic_partitions",
         "kafka_consume",
         "kafka_container_down_rule",
+        "kafka_message_count",
+        "kafka_produce_requests",
+        "kafka_fetch_requests",
+        "kafka_container_cpu",
+        "kafka_container_memory",
+        "kafka_logs",
+        "kafka_traces",
         "drill_alert_fires",
         "drill_slack_notified",
         "drill_alert_resolves",
