@@ -9,14 +9,20 @@ import json
 import os
 import pwd
 import re
+import subprocess
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
+import yaml
 
-from tests.support.ansible_run import run_playbook
+from tests.support.ansible_run import REPO, run_playbook
+from tests.support.prometheus import free_port, prometheus_binary, wait_for
 
 HERE = Path(__file__).resolve().parent
 USER = pwd.getpwuid(os.getuid()).pw_name
+TRIXIE_SHARE = REPO / "build" / "trixie" / "root" / "usr" / "share"
 
 
 def become_env():
@@ -88,3 +94,64 @@ def snapshot():
         }
 
     return take
+
+
+# ---------------------------------------------------------------- a real Alertmanager
+def http(url, data=None, method=None, timeout=10):
+    body = json.dumps(data).encode() if data is not None else None
+    request = urllib.request.Request(url, data=body, method=method, headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        text = response.read().decode()
+    return json.loads(text) if text.strip()[:1] in ("[", "{") else text
+
+
+class Alertmanager:
+    """A real Alertmanager 0.28 on 127.0.0.1, configured by <workdir>/alertmanager.yml (written first).
+
+    Debian's Alertmanager build reads its default notification templates from the fixed path
+    /usr/share/prometheus/alertmanager/: it is started in a private mount namespace (unshare,
+    root) where an overlay adds that directory from build/trixie/root, leaving the host untouched.
+    """
+
+    def __init__(self, workdir):
+        if os.geteuid() != 0:
+            pytest.fail("this test starts Alertmanager in a private mount namespace: run it as root")
+        self.workdir = Path(workdir)
+        self.config_path = self.workdir / "alertmanager.yml"
+        self.port = free_port()
+        self.url = "http://127.0.0.1:%d" % self.port
+        self.log_path = self.workdir / "alertmanager.log"
+        binary = prometheus_binary("alertmanager")
+        script = (
+            'mount -t overlay overlay -o "lowerdir={share}:/usr/share" /usr/share && exec "{binary}" '
+            '--config.file="{config}" --web.listen-address=127.0.0.1:{port} --cluster.listen-address= '
+            '--storage.path="{data}"'
+        ).format(share=TRIXIE_SHARE, binary=binary, config=self.config_path, port=self.port, data=self.workdir / "data")
+        with open(self.log_path, "wb") as log:
+            self.process = subprocess.Popen(
+                ["unshare", "--mount", "--propagation", "private", "sh", "-c", script],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        wait_for(self.ready, timeout=30, what="Alertmanager /-/ready")
+
+    def ready(self):
+        if self.process.poll() is not None:
+            raise RuntimeError("alertmanager exited: " + self.log_path.read_text()[-2000:])
+        try:
+            return http(self.url + "/-/ready") is not None
+        except OSError:
+            return False
+
+    def running_config(self):
+        return yaml.safe_load(http(self.url + "/api/v2/status")["config"]["original"])
+
+    def post_alert(self, labels, resolved=False):
+        alert = {"labels": labels, "annotations": {"summary": "test"}}
+        if resolved:
+            alert["endsAt"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 1))
+        http(self.url + "/api/v2/alerts", [alert], method="POST")
+
+    def stop(self):
+        self.process.terminate()
+        self.process.wait(timeout=15)

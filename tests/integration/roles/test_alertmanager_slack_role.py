@@ -1,19 +1,14 @@
 """The alertmanager_slack role run for real against a real Alertmanager 0.28 and the Slack sink stand-in.
 
-Debian's Alertmanager build reads its default notification templates from the fixed path
-/usr/share/prometheus/alertmanager/: the fixture starts it in a private mount namespace
-(unshare, root) where an overlay adds that directory from build/trixie/root, leaving the
-host untouched.
+The Alertmanager is started by conftest.Alertmanager (a private mount namespace for Debian's
+fixed template path).
 """
 
 import json
-import os
 import re
 import shutil
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -22,11 +17,10 @@ import yaml
 from tests.support.ansible_run import REPO
 from tests.support.prometheus import free_port, prometheus_binary, wait_for
 
-from .conftest import USER, run_role
+from .conftest import USER, Alertmanager, http, run_role
 
 pytestmark = pytest.mark.slow
 
-TRIXIE_SHARE = REPO / "build" / "trixie" / "root" / "usr" / "share"
 SLACK_SINK = REPO / "tests" / "support" / "standins" / "slack_sink_standin.py"
 USER_CONFIG = """# the user's own Alertmanager configuration
 route:
@@ -41,59 +35,6 @@ receivers:
     webhook_configs:
       - url: http://127.0.0.1:9/hook
 """
-
-
-def http(url, data=None, method=None, timeout=10):
-    body = json.dumps(data).encode() if data is not None else None
-    request = urllib.request.Request(url, data=body, method=method, headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=timeout) as response:
-        text = response.read().decode()
-    return json.loads(text) if text.strip()[:1] in ("[", "{") else text
-
-
-class Alertmanager:
-    def __init__(self, workdir):
-        if os.geteuid() != 0:
-            pytest.fail("this test starts Alertmanager in a private mount namespace: run it as root")
-        self.workdir = Path(workdir)
-        self.config_path = self.workdir / "alertmanager.yml"
-        self.port = free_port()
-        self.url = "http://127.0.0.1:%d" % self.port
-        self.log_path = self.workdir / "alertmanager.log"
-        binary = prometheus_binary("alertmanager")
-        script = (
-            'mount -t overlay overlay -o "lowerdir={share}:/usr/share" /usr/share && exec "{binary}" '
-            '--config.file="{config}" --web.listen-address=127.0.0.1:{port} --cluster.listen-address= '
-            '--storage.path="{data}"'
-        ).format(share=TRIXIE_SHARE, binary=binary, config=self.config_path, port=self.port, data=self.workdir / "data")
-        with open(self.log_path, "wb") as log:
-            self.process = subprocess.Popen(
-                ["unshare", "--mount", "--propagation", "private", "sh", "-c", script],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        wait_for(self.ready, timeout=30, what="Alertmanager /-/ready")
-
-    def ready(self):
-        if self.process.poll() is not None:
-            raise RuntimeError("alertmanager exited: " + self.log_path.read_text()[-2000:])
-        try:
-            return http(self.url + "/-/ready") is not None
-        except OSError:
-            return False
-
-    def running_config(self):
-        return yaml.safe_load(http(self.url + "/api/v2/status")["config"]["original"])
-
-    def post_alert(self, labels, resolved=False):
-        alert = {"labels": labels, "annotations": {"summary": "test"}}
-        if resolved:
-            alert["endsAt"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 1))
-        http(self.url + "/api/v2/alerts", [alert], method="POST")
-
-    def stop(self):
-        self.process.terminate()
-        self.process.wait(timeout=15)
 
 
 class SlackSink:
@@ -313,3 +254,19 @@ def test_an_amtool_failing_without_output_is_never_reported_with_an_empty_reason
         assert message.format(USER) in proc.stdout, proc.stdout
         assert not re.search(r"says:\s*(\"|$)", proc.stdout, re.MULTILINE), proc.stdout
         assert snapshot(config.parent) == before
+
+
+def test_an_alertmanager_that_does_not_answer_fails_before_any_change(tmp_path, snapshot):
+    """Alertmanager not installed or not running: the role stops before writing the webhook or the config."""
+    config = tmp_path / "am" / "alertmanager.yml"
+    config.parent.mkdir()
+    config.write_text(USER_CONFIG)
+    before = snapshot(config.parent)
+    url = "http://127.0.0.1:%d" % free_port()  # nothing listens there
+    webhook = "https://hooks.example.invalid/services/T/B/x"
+    extra = {"alertmanager_slack_url": url, "alertmanager_slack_wait_retries": 3}
+    proc = run_role(tmp_path, "alertmanager_slack", role_vars(config, webhook, **extra))
+    assert proc.returncode != 0
+    assert "Alertmanager does not answer GET {0}/-/ready on localhost".format(url) in proc.stdout
+    assert "Connection refused" in proc.stdout and "Nothing was changed." in proc.stdout
+    assert snapshot(config.parent) == before

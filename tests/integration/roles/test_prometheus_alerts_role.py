@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.support.prometheus import MetricsTarget, prometheus_binary, start_prometheus, wait_for
+from tests.support.prometheus import MetricsTarget, free_port, prometheus_binary, start_prometheus, wait_for
 
-from .conftest import USER, run_role
+from .conftest import USER, Alertmanager, run_role
 
 pytestmark = pytest.mark.slow
 
@@ -70,6 +70,19 @@ def prom(tmp_path):
     server.config_path.write_text(USER_CONFIG)
     server.reload()
     wait_for(lambda: [g["name"] for g in server.rules()] == ["other"], timeout=20, what="the user's config")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def alertmanager(tmp_path):
+    """A real Alertmanager (its readiness is what the role checks before adding it to prometheus.yml)."""
+    workdir = tmp_path / "alertmanager"
+    workdir.mkdir()
+    (workdir / "alertmanager.yml").write_text("route:\n  receiver: default\nreceivers:\n  - name: default\n")
+    server = Alertmanager(workdir)
     try:
         yield server
     finally:
@@ -134,14 +147,20 @@ def test_merge_keeps_the_users_config_and_prometheus_loads_the_rules(tmp_path, p
     assert proc.returncode == 0 and proc.recap["changed"] == 0, proc.stdout
 
 
-def test_adds_rule_files_entry_and_alertmanagers_when_asked(tmp_path, prom):
+def test_adds_rule_files_entry_and_merges_alertmanagers_when_asked(tmp_path, prom, alertmanager):
+    """The user's alertmanagers entries stay; the role's target is added only where none lists it."""
+    users_entry = {"timeout": "5s", "static_configs": [{"targets": ["127.0.0.1:9"]}]}
     config = yaml.safe_load(USER_CONFIG)
     config["rule_files"] = ["rules/other.yml"]
-    config["alerting"] = {"alert_relabel_configs": [{"action": "labeldrop", "regex": "replica"}]}
+    config["alerting"] = {
+        "alert_relabel_configs": [{"action": "labeldrop", "regex": "replica"}],
+        "alertmanagers": [users_entry],
+    }
     prom.config_path.write_text(yaml.safe_dump(config, sort_keys=False))
     prom.reload()
+    target = alertmanager.url.split("//", 1)[1]
     extra = {
-        "prometheus_alerts_alertmanager_targets": ["127.0.0.1:9093"],
+        "prometheus_alerts_alertmanager_targets": [target],
         "prometheus_alerts_scrape_targets": ["10.1.1.1:9882"],
     }
     proc = run_role(tmp_path, "prometheus_alerts", role_vars(prom, **extra), brokers=BROKERS)
@@ -150,11 +169,38 @@ def test_adds_rule_files_entry_and_alertmanagers_when_asked(tmp_path, prom):
     assert written["rule_files"] == ["rules/other.yml", "rules/*.yml"]
     assert written["alerting"] == {
         "alert_relabel_configs": [{"action": "labeldrop", "regex": "replica"}],
-        "alertmanagers": [{"static_configs": [{"targets": ["127.0.0.1:9093"]}]}],
+        "alertmanagers": [users_entry, {"static_configs": [{"targets": [target]}]}],
     }
     assert written["scrape_configs"][-1]["static_configs"] == [{"targets": ["10.1.1.1:9882"]}]
     assert "kafka-alerts" in groups(prom)
-    assert running_config(prom)["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"] == ["127.0.0.1:9093"]
+    running = running_config(prom)["alerting"]["alertmanagers"]
+    assert [am["static_configs"][0]["targets"] for am in running] == [["127.0.0.1:9"], [target]]
+    # merged once: the next run changes nothing
+    proc = run_role(tmp_path, "prometheus_alerts", role_vars(prom, **extra), brokers=BROKERS)
+    assert proc.returncode == 0 and proc.recap["changed"] == 0, proc.stdout
+
+    # a target the user's own entry already lists is not added again
+    config["alerting"]["alertmanagers"] = [{"static_configs": [{"targets": ["127.0.0.1:9", target]}]}]
+    prom.config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+    proc = run_role(tmp_path, "prometheus_alerts", role_vars(prom, **extra), brokers=BROKERS)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    alerting = yaml.safe_load(prom.config_path.read_text())["alerting"]
+    assert alerting["alertmanagers"] == [{"static_configs": [{"targets": ["127.0.0.1:9", target]}]}]
+
+
+def test_an_alertmanager_that_does_not_answer_fails_before_any_change(tmp_path, prom, snapshot):
+    proc = run_role(tmp_path, "prometheus_alerts", role_vars(prom), brokers=BROKERS)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    before_files = snapshot(prom.config_path.parent)
+    before_running = prom.api("/api/v1/status/config")["data"]["yaml"]
+    target = "127.0.0.1:%d" % free_port()  # nothing listens there
+    extra = {"prometheus_alerts_alertmanager_targets": [target], "prometheus_alerts_wait_retries": 3}
+    proc = run_role(tmp_path, "prometheus_alerts", role_vars(prom, **extra), brokers=BROKERS)
+    assert proc.returncode != 0
+    assert "No Alertmanager answers GET /-/ready at {0} (".format(target) in proc.stdout
+    assert "Connection refused" in proc.stdout and "Nothing was changed." in proc.stdout
+    assert snapshot(prom.config_path.parent) == before_files
+    assert prom.api("/api/v1/status/config")["data"]["yaml"] == before_running
 
 
 def test_replaces_the_runbooks_broken_rule_file(tmp_path, prom):
