@@ -45,7 +45,8 @@ Config (JSON)
   Tempo stand-in of the same process actually bound. Optional datasource keys: ``id``
   (default: position + 1), ``orgId`` (default 1), ``access`` (default "proxy"),
   ``isDefault``, ``jsonData``, ``basicAuth`` + ``basicAuthUser`` + ``basicAuthPassword``
-  (sent to the datasource by the proxy, never returned by the API).
+  (sent to the datasource by the proxy, never returned by the API), ``healthCheck`` (false: the
+  health API answers 501, as for a plugin without a health check).
 - ``role`` is Admin, Editor or Viewer. ``org_id``/``orgs``: organisations the credential
   belongs to (default [1]).
 - ``load`` entries (or ``load_files``: paths to JSON files holding one body or a list of
@@ -71,6 +72,21 @@ Grafana stand-in (what it does and does not do)
   refuse DELETE/PUT and POSTs other than api/v1/query, query_range, series, labels,
   query_exemplars with 403 (Grafana's own messages). Unreachable datasource -> 502, timeout
   -> 504, both with an empty body (Grafana's reverse proxy does the same).
+- ``GET /api/datasources/uid/:uid/health`` and ``/api/datasources/:id/health`` (any role, as Grafana
+  asks for datasources:query): the datasource's health check, run by the stand-in's "backend" against
+  the datasource URL as Grafana's does, answered as Grafana does - 200 ``{"status": "OK", "message":
+  ...}``, 400 ``{"status": "ERROR", "message": ...}``, unknown datasource 500 ``Unable to load
+  datasource metadata``. Prometheus (pkg/promlib/healthcheck.go): the instant query ``1+1`` at t=4 s
+  (POST api/v1/query, GET with ``jsonData.httpMethod: GET``), "Successfully queried the Prometheus
+  API." or "<error> - There was an error returned querying the Prometheus API.". Loki
+  (pkg/tsdb/loki/healthcheck.go): GET loki/api/v1/query of ``vector(1)+vector(1)`` at t=4 s, which
+  must answer one sample of 2: "Successfully queried the Loki API." or "There was an error returned
+  querying the Loki API.: <error>". Tempo: what Grafana's Tempo datasource tests, GET api/echo,
+  worded "Health check succeeded" / "Unable to connect with Tempo: <error>" (the stand-in's words).
+  Transport errors are worded as Go's (``Post "http://h:p/api/v1/query": dial tcp h:p: connect:
+  connection refused``). Other types, and a datasource configured with ``"healthCheck": false``
+  (a plugin without a health check, or a Grafana without this API): 501 ``{"message": "Not
+  implemented", "messageId": "plugin.notImplemented"}``.
 - Optional ``tls`` (``cert``/``key`` PEM paths) serves HTTPS, like Grafana's cert_file/cert_key.
 - ``Stack.grafana.requests`` records ``(method, path)`` of the last 1000 requests (tests use it
   to know that a module has polled).
@@ -128,7 +144,9 @@ anchored; at least one matcher must not match the empty string, as Loki requires
 number of line filters ``|= "s"``, ``!= "s"``, ``|~ "re"``, ``!~ "re"`` and string label filters
 ``| name = "v"`` (``=``, ``==``, ``!=``, ``=~``, ``!~``), in any order; metric queries
 ``count_over_time(<log query>[<range>])``, ``rate(...)`` and ``sum [by|without (l, ...)] (...)``
-around them (series labels include structured metadata). Anything else (parsers such as ``|
+around them (series labels include structured metadata), ``vector(<number>)``, and arithmetic ``+ -
+* / %`` between them (one-to-one on identical label sets) or with a number, in parentheses or not
+(what Grafana's Loki health check asks: ``vector(1)+vector(1)``). Anything else (parsers such as ``|
 json``, numeric label filters, ``line_format``, other functions) is answered with Loki-style
 400 ``parse error ...`` text, never guessed.
 
@@ -163,10 +181,12 @@ import base64
 import collections
 import decimal
 import gzip
+import http.client
 import json
 import math
 import re
 import signal
+import socket
 import ssl
 import sys
 import threading
@@ -356,7 +376,7 @@ _LOGQL_TOKENS = [
     ("STRING", re.compile(r'"(?:[^"\\]|\\.)*"|`[^`]*`')),
     ("DURATION", re.compile(r"\d+(?:\.\d+)?(?:ns|us|µs|ms|s|m|h|d|w|y)(?:\d+(?:\.\d+)?(?:ns|us|µs|ms|s|m|h|d|w|y))*")),
     ("NUMBER", re.compile(r"\d+(?:\.\d+)?")),
-    ("OP", re.compile(r"\|=|\|~|!=|!~|=~|==|=|\||\{|\}|\(|\)|\[|\]|,|>=|<=|>|<")),
+    ("OP", re.compile(r"\|=|\|~|!=|!~|=~|==|=|\||\{|\}|\(|\)|\[|\]|,|>=|<=|>|<|\+|-|\*|/|%")),
     ("IDENTIFIER", re.compile(r"[A-Za-z_][A-Za-z0-9_]*")),
 ]
 
@@ -430,6 +450,38 @@ class VectorAggregation:
         self.op, self.grouping, self.labels, self.inner = op, grouping, labels, inner
 
 
+class VectorLiteral:
+    """``vector(<number>)``: one sample without labels (what Grafana's Loki health check asks for)."""
+
+    kind = "metric"
+
+    def __init__(self, value):
+        self.value = value
+
+
+class NumberLiteral:
+    kind = "scalar"
+
+    def __init__(self, value):
+        self.value = value
+
+
+class BinaryOp:
+    """``a + b`` (+ - * / %) between metric expressions (one-to-one on identical label sets), or with a number."""
+
+    kind = "metric"
+    FUNCS = {
+        "+": lambda a, b: a + b,
+        "-": lambda a, b: a - b,
+        "*": lambda a, b: a * b,
+        "/": lambda a, b: a / b if b else (math.nan if a == 0 else math.copysign(math.inf, a)),
+        "%": lambda a, b: math.fmod(a, b) if b else math.nan,
+    }
+
+    def __init__(self, op, left, right):
+        self.op, self.left, self.right = op, left, right
+
+
 class _LogQLParser(_Parser):
     error_cls = LogQLError
 
@@ -439,23 +491,63 @@ class _LogQLParser(_Parser):
     def parse(self):
         if self.peek().kind == "EOF":
             raise LogQLError("parse error : syntax error: unexpected $end")
-        expr = self.parse_expr()
+        expr = self.parse_sum()
         if self.peek().kind != "EOF":
             self.fail(self.peek())
+        if isinstance(expr, NumberLiteral):
+            raise LogQLError(
+                "parse error : this Loki stand-in evaluates arithmetic with at least one vector operand only"
+            )
         return expr
+
+    def _binary(self, operand, ops):
+        left = operand()
+        while self.peek().kind == "OP" and self.peek().text in ops:
+            op_token = self.take()
+            right = operand()
+            for side, leg in ((left, "left"), (right, "right")):
+                if isinstance(side, LogQuery):
+                    raise LogQLError(
+                        "parse error at line 1, col %d: unexpected type for %s leg of binary operation (%s): a "
+                        "log query is not a vector" % (op_token.col, leg, op_token.text)
+                    )
+            if isinstance(left, NumberLiteral) and isinstance(right, NumberLiteral):
+                left = NumberLiteral(BinaryOp.FUNCS[op_token.text](left.value, right.value))
+            else:
+                left = BinaryOp(op_token.text, left, right)
+        return left
+
+    def parse_sum(self):
+        return self._binary(self.parse_product, ("+", "-"))
+
+    def parse_product(self):
+        return self._binary(self.parse_expr, ("*", "/", "%"))
 
     def parse_expr(self):
         token = self.peek()
         if token.kind == "OP" and token.text == "{":
             return self.parse_log()
+        if token.kind == "OP" and token.text == "(":
+            self.take()
+            inner = self.parse_sum()
+            self.expect("OP", ")")
+            return inner
+        if token.kind == "NUMBER":
+            return NumberLiteral(float(self.take().text))
         if token.kind == "IDENTIFIER" and token.text in ("count_over_time", "rate"):
             return self.parse_range_agg()
         if token.kind == "IDENTIFIER" and token.text == "sum":
             return self.parse_vector_agg()
+        if token.kind == "IDENTIFIER" and token.text == "vector":
+            self.take()
+            self.expect("OP", "(")
+            value = float(self.expect("NUMBER").text)
+            self.expect("OP", ")")
+            return VectorLiteral(value)
         if token.kind == "IDENTIFIER":
             raise LogQLError(
                 "parse error at line 1, col %d: syntax error: unexpected IDENTIFIER %r"
-                " (this Loki stand-in only supports count_over_time, rate and sum)" % (token.col, token.text)
+                " (this Loki stand-in only supports count_over_time, rate, sum and vector)" % (token.col, token.text)
             )
         return self.fail(token)
 
@@ -983,6 +1075,17 @@ class LokiStore:
     def eval_metric(self, expr, eval_ns):
         if isinstance(expr, RangeAggregation):
             return self._range_agg_at(expr, eval_ns)
+        if isinstance(expr, VectorLiteral):
+            return {(): expr.value}
+        if isinstance(expr, BinaryOp):
+            func = BinaryOp.FUNCS[expr.op]
+            if isinstance(expr.left, NumberLiteral) or isinstance(expr.right, NumberLiteral):
+                number_left = isinstance(expr.left, NumberLiteral)
+                number = (expr.left if number_left else expr.right).value
+                vector = self.eval_metric(expr.right if number_left else expr.left, eval_ns)
+                return {k: func(number, v) if number_left else func(v, number) for k, v in vector.items()}
+            left, right = self.eval_metric(expr.left, eval_ns), self.eval_metric(expr.right, eval_ns)
+            return {k: func(v, right[k]) for k, v in left.items() if k in right}
         inner = self.eval_metric(expr.inner, eval_ns)
         out = {}
         for key, value in inner.items():
@@ -1777,6 +1880,10 @@ class LokiHandler(_Handler):
 
 
 def _fmt(value):
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
     return ("%f" % value).rstrip("0").rstrip(".") if value != int(value) else str(int(value))
 
 
@@ -1920,6 +2027,14 @@ class GrafanaHandler(_Handler):
             return self.proxy(method, ds, rest, body)
         if method != "GET":
             return self.send_json(404, _grafana_error("Not found", 404))
+        match = re.fullmatch(r"/api/datasources/(uid/([^/]+)|(\d+))/health", path)
+        if match:  # Grafana asks for datasources:query here, which every role has
+            uid, ds_id = match.group(2), match.group(3)
+            ds = self.server.find_datasource(org_id, uid=urllib.parse.unquote(uid) if uid else None, ds_id=ds_id)
+            if ds is None:
+                return self.send_json(500, _grafana_error("Unable to load datasource metadata", 500))
+            status, doc = check_datasource_health(ds, self.server.proxy_timeout)
+            return self.send_json(status, doc)
         if path == "/api/datasources" or path.startswith("/api/datasources/"):
             if identity["role"] not in ("Admin", "Editor"):
                 return self.send_json(
@@ -2026,6 +2141,134 @@ class GrafanaHandler(_Handler):
             return self.send(504 if timed_out else 502, b"")
         ctype = resp_headers.get("Content-Type", "application/octet-stream")
         return self.send(status, payload, ctype)
+
+
+# --------------------------------------------------------------------------- Grafana's datasource health check
+# a plugin without a health check (Grafana's errutil.NotImplemented("plugin.notImplemented"))
+_NOT_IMPLEMENTED = {
+    "message": "Not implemented",
+    "messageId": "plugin.notImplemented",
+    "statusCode": 501,
+    "traceID": "",
+}
+
+
+def _go_error(method, url, exc):
+    """A transport failure worded as Go's *url.Error: Post "http://h:p/path": dial tcp h:p: connect: ..."""
+    reason = getattr(exc, "reason", exc)
+    parts = urllib.parse.urlsplit(url)
+    hostport = parts.netloc.rpartition("@")[2]
+    if ":" not in hostport:
+        hostport += ":%d" % (443 if parts.scheme == "https" else 80)
+    if isinstance(reason, ConnectionRefusedError):
+        detail = "dial tcp %s: connect: connection refused" % hostport
+    elif isinstance(reason, (TimeoutError, socket.timeout)) or "timed out" in str(reason):
+        detail = "context deadline exceeded (Client.Timeout exceeded while awaiting headers)"
+    elif isinstance(reason, socket.gaierror):
+        detail = "dial tcp: lookup %s: no such host" % parts.hostname
+    else:
+        detail = str(reason)
+    return '%s "%s": %s' % (method.capitalize(), url, detail)
+
+
+def _ds_request(ds, method, path, params, timeout):
+    """(url, status, body bytes) of a request Grafana's backend makes to the datasource; OSError when it fails."""
+    url = ds["url"].rstrip("/") + "/" + path
+    data = None
+    headers = {"User-Agent": "Grafana/stand-in"}
+    if method == "POST":
+        data = urllib.parse.urlencode(params).encode()
+        headers["Content-Type"] = "application/x-www-form-urlencoded"
+    elif params:
+        url += "?" + urllib.parse.urlencode(params)
+    if ds.get("basicAuth"):
+        pair = "%s:%s" % (ds.get("basicAuthUser", ""), ds.get("basicAuthPassword", ""))
+        headers["Authorization"] = "Basic " + base64.b64encode(pair.encode("utf-8")).decode("ascii")
+    request = urllib.request.Request(url, data=data, headers=headers, method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return url, response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        return url, exc.code, exc.read()
+
+
+def _error_text(status, body):
+    """What a backend shows of a datasource's non-2xx answer: its JSON error/message, else the text or the status."""
+    text = body.decode("utf-8", "replace").strip()
+    try:
+        doc = json.loads(text)
+    except ValueError:
+        doc = None
+    if isinstance(doc, dict) and (doc.get("error") or doc.get("message")):
+        return str(doc.get("error") or doc.get("message"))
+    return text or "%d %s" % (status, http.client.responses.get(status, ""))
+
+
+def _prometheus_health(ds, timeout):
+    """Grafana's Prometheus datasource (pkg/promlib/healthcheck.go): the instant query 1+1 at t=4 s."""
+    suffix = "There was an error returned querying the Prometheus API."
+    method = "GET" if (ds.get("jsonData") or {}).get("httpMethod", "POST").upper() == "GET" else "POST"
+    url = ds["url"].rstrip("/") + "/api/v1/query"
+    try:
+        url, status, body = _ds_request(ds, method, "api/v1/query", {"query": "1+1", "time": "4"}, timeout)
+    except (OSError, ValueError) as exc:
+        return False, "%s - %s" % (_go_error(method, url, exc), suffix)
+    if status // 100 != 2:
+        return False, "%s - %s" % (_error_text(status, body), suffix)
+    try:
+        ok = json.loads(body).get("status") == "success"
+    except (ValueError, AttributeError):
+        ok = False
+    if not ok:
+        return False, "invalid response - %s" % suffix
+    return True, "Successfully queried the Prometheus API."
+
+
+def _loki_health(ds, timeout):
+    """Grafana's Loki datasource (pkg/tsdb/loki/healthcheck.go): the instant query vector(1)+vector(1) must be 2."""
+    prefix = "There was an error returned querying the Loki API."
+    params = {"direction": "backward", "query": "vector(1)+vector(1)", "time": "4000000000"}
+    url = ds["url"].rstrip("/") + "/loki/api/v1/query?" + urllib.parse.urlencode(params)
+    try:
+        url, status, body = _ds_request(ds, "GET", "loki/api/v1/query", params, timeout)
+    except (OSError, ValueError) as exc:
+        return False, "%s: %s" % (prefix, _go_error("GET", url, exc))
+    if status // 100 != 2:
+        return False, "%s: %s" % (prefix, _error_text(status, body))
+    try:
+        result = json.loads(body)["data"]["result"]
+        value = float(result[0]["value"][1]) if len(result) == 1 else None
+    except (ValueError, KeyError, IndexError, TypeError):
+        return False, "%s: invalid response" % prefix
+    if value is None:
+        return False, "%s: no frames" % prefix
+    if value != 2:
+        return False, "%s: invalid response" % prefix
+    return True, "Successfully queried the Loki API."
+
+
+def _tempo_health(ds, timeout):
+    """Grafana's Tempo datasource's test: GET api/echo (this stand-in's words around the outcome)."""
+    url = ds["url"].rstrip("/") + "/api/echo"
+    try:
+        url, status, body = _ds_request(ds, "GET", "api/echo", None, timeout)
+    except (OSError, ValueError) as exc:
+        return False, "Unable to connect with Tempo: %s" % _go_error("GET", url, exc)
+    if status // 100 != 2:
+        return False, "Unable to connect with Tempo: %s" % _error_text(status, body)
+    return True, "Health check succeeded"
+
+
+_HEALTH_CHECKS = {"prometheus": _prometheus_health, "loki": _loki_health, "tempo": _tempo_health}
+
+
+def check_datasource_health(ds, timeout):
+    """(HTTP status, body) of GET /api/datasources/uid/<uid>/health for ds, as Grafana answers it."""
+    check = _HEALTH_CHECKS.get(ds["type"])
+    if check is None or ds.get("healthCheck") is False:
+        return 501, dict(_NOT_IMPLEMENTED)
+    ok, message = check(ds, timeout)
+    return (200, {"status": "OK", "message": message}) if ok else (400, {"status": "ERROR", "message": message})
 
 
 class _GrafanaServer(ThreadingHTTPServer):

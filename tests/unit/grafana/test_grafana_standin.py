@@ -88,6 +88,29 @@ def test_logql_metric_queries():
 
 
 @pytest.mark.parametrize(
+    ("query", "value"),
+    [
+        ("vector(1)+vector(1)", {(): 2.0}),  # what Grafana's Loki health check asks
+        ("(vector(2) * 3) - vector(1) / 2", {(): 5.5}),
+        ("2 * (1 + vector(3)) % 5", {(): 3.0}),
+        ('sum by (p) (count_over_time({c="k"}[1m])) * 10', {(("p", "0"),): 50.0, (("p", "1"),): 10.0}),
+        (
+            'sum by (p) (count_over_time({c="k"}[1m])) - sum by (p) (count_over_time({c="k", p="0"}[1m]))',
+            {(("p", "0"),): 0.0},
+        ),
+        ("vector(1) / 0", {(): float("inf")}),
+    ],
+)
+def test_logql_vector_literals_and_arithmetic(query, value):
+    store = s.LokiStore()
+    store.push(
+        {"streams": [{"stream": {"c": "k", "p": "0"}, "values": [[str(NS + i * 10**9), "x"] for i in range(5)]}]}
+    )
+    store.push({"streams": [{"stream": {"c": "k", "p": "1"}, "values": [[str(NS), "x"]]}]})
+    assert store.eval_metric(s.parse_logql(query), NS + 5 * 10**9) == value
+
+
+@pytest.mark.parametrize(
     ("query", "text"),
     [
         ("{}", "at least one regexp or equality matcher"),
@@ -96,7 +119,10 @@ def test_logql_metric_queries():
         ('{app="x"} | status > 200', "no parsers, numeric label filters"),
         ('{app="x"', "syntax error"),
         ('rate({app="x"})', "syntax error"),
-        ('topk(3, {app="x"})', "only supports count_over_time, rate and sum"),
+        ('topk(3, {app="x"})', "only supports count_over_time, rate, sum and vector"),
+        ("1 + 1", "arithmetic with at least one vector operand only"),
+        ('{app="x"} + vector(1)', "unexpected type for left leg of binary operation (+): a log query is not a vector"),
+        ('vector(1) * {app="x"}', "unexpected type for right leg of binary operation (*)"),
         ('{app=~"("}', "error parsing regexp"),
         ("", "syntax error"),
     ],
@@ -347,6 +373,88 @@ def test_grafana_proxy_answers_502_and_504(stack):
         assert http("GET", stack.grafana_url + "/api/datasources/proxy/uid/down/x", headers=ADMIN) == (502, "")
         assert http("GET", stack.grafana_url + "/api/datasources/proxy/uid/slow/x", headers=ADMIN) == (504, "")
         assert time.monotonic() - started < 10
+    finally:
+        silent.close()
+
+
+def test_grafana_datasource_health_api(stack):
+    """GET /api/datasources/uid/<uid>/health: what Grafana's Loki and Tempo checks ask, Grafana's statuses and words."""
+    import socket
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    closed_url = "http://127.0.0.1:%d" % closed.getsockname()[1]
+    closed.close()
+    server = stack.grafana
+    base = server.datasources[0]
+    server.datasources.extend(
+        [
+            dict(base, uid="loki-down", type="loki", url=closed_url),
+            dict(base, uid="tempo-down", type="tempo", url=closed_url),
+            dict(base, uid="prom-down", type="prometheus", url=closed_url),
+            dict(base, uid="prom-slow", type="prometheus", url="http://%s:%d" % silent.getsockname()),
+            dict(base, uid="tempo-is-loki", type="tempo", url=stack.loki_url),
+            dict(base, uid="es", type="elasticsearch"),
+            dict(base, uid="no-check", healthCheck=False),
+        ]
+    )
+    viewer = {"Authorization": "Bearer viewer-token"}  # Grafana asks for datasources:query only
+
+    def health(uid):
+        status, body = http("GET", stack.grafana_url + "/api/datasources/uid/%s/health" % uid, headers=viewer)
+        return status, json.loads(body)
+
+    try:
+        assert health("loki") == (200, {"status": "OK", "message": "Successfully queried the Loki API."})
+        assert health("tempo") == (200, {"status": "OK", "message": "Health check succeeded"})
+        assert http("GET", stack.grafana_url + "/api/datasources/2/health", headers=viewer)[0] == 200  # by id
+        # a "Prometheus" whose URL is Loki: Go's 404 text, then Grafana's sentence
+        assert health("prom") == (
+            400,
+            {
+                "status": "ERROR",
+                "message": "404 page not found - There was an error returned querying the Prometheus API.",
+            },
+        )
+        hostport = closed_url[len("http://") :]
+        assert health("prom-down") == (
+            400,
+            {
+                "status": "ERROR",
+                "message": 'Post "%s/api/v1/query": dial tcp %s: connect: connection refused - There was an error '
+                "returned querying the Prometheus API." % (closed_url, hostport),
+            },
+        )
+        status, doc = health("loki-down")
+        assert (status, doc["status"]) == (400, "ERROR")
+        assert doc["message"] == (
+            'There was an error returned querying the Loki API.: Get "%s/loki/api/v1/query?direction=backward&'
+            'query=vector%%281%%29%%2Bvector%%281%%29&time=4000000000": dial tcp %s: connect: connection refused'
+            % (closed_url, hostport)
+        )
+        assert health("tempo-down")[1]["message"] == (
+            'Unable to connect with Tempo: Get "%s/api/echo": dial tcp %s: connect: connection refused'
+            % (closed_url, hostport)
+        )
+        assert health("tempo-is-loki")[1]["message"] == "Unable to connect with Tempo: 404 page not found"
+        started = time.monotonic()
+        status, doc = health("prom-slow")
+        assert time.monotonic() - started < 10
+        assert doc["message"].endswith(
+            ": context deadline exceeded (Client.Timeout exceeded while awaiting headers) - There was an error "
+            "returned querying the Prometheus API."
+        )
+        for uid in ("es", "no-check"):
+            assert health(uid) == (
+                501,
+                {"message": "Not implemented", "messageId": "plugin.notImplemented", "statusCode": 501, "traceID": ""},
+            )
+        status, doc = health("nope")
+        assert (status, doc["message"]) == (500, "Unable to load datasource metadata")
+        assert http("GET", stack.grafana_url + "/api/datasources/uid/loki/health")[0] == 401
     finally:
         silent.close()
 
