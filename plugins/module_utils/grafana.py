@@ -132,6 +132,7 @@ class GrafanaError(Exception):
         self.kind = kind
         self.status = status
         self.detail = ""  # for an HTTP error: the text of the answer's body (Grafana's or the datasource's)
+        self.body = ""  # for an HTTP error: the answer's body itself (secrets masked)
 
     @property
     def transient(self):
@@ -493,7 +494,7 @@ class GrafanaClient:
 
     @staticmethod
     def _strip_userinfo(url):
-        return re.sub(r"^(https?://)[^/@]*@", r"\1", url)
+        return strip_userinfo(url)
 
     def redact(self, text):
         text = to_text(text)
@@ -549,6 +550,7 @@ class GrafanaClient:
                 body = b""
             error = self._http_error(exc.code, exc.reason, body, method, path, context=context)
             error.detail = self.redact(_message_of(body))
+            error.body = self.redact(to_text(body or b"", errors="surrogate_or_replace"))
             raise error from None
         except GrafanaError:
             raise
@@ -775,16 +777,143 @@ class GrafanaClient:
             )
         return doc["data"], doc.get("warnings") or []
 
-    def prometheus_rules(self, ds):
-        """(groups, True) from /api/v1/rules, or (alerts, False) from /api/v1/alerts when rules are unavailable."""
+    def prometheus_rule_groups(self, ds, rule_type=None):
+        """The rule groups of api/v1/rules (rule_type alert or record: only those rules); None without that API (404).
+
+        Each group: {name, file, rules: [{name, type, query, health, lastError, state, alerts, ...}]}.
+        """
         try:
-            doc = self.proxy_get(ds, "api/v1/rules", {"type": "alert"}, "promql")
-            return doc.get("data", {}).get("groups", []), True
+            doc = self.proxy_get(ds, "api/v1/rules", {"type": rule_type} if rule_type else None, "promql")
         except GrafanaError as exc:
-            if exc.status != 404:
-                raise
+            if exc.status == 404:
+                return None
+            raise
+        groups = (doc.get("data") or {}).get("groups") if isinstance(doc, dict) else None
+        if not isinstance(groups, list):
+            raise self._error(
+                "Datasource '%s' answered api/v1/rules without rule groups." % ds.get("name"), "invalid_response"
+            )
+        return groups
+
+    def prometheus_alerts(self, ds):
+        """The pending and firing alerts of api/v1/alerts."""
         doc = self.proxy_get(ds, "api/v1/alerts", None, "promql")
-        return doc.get("data", {}).get("alerts", []), False
+        alerts = (doc.get("data") or {}).get("alerts") if isinstance(doc, dict) else None
+        if not isinstance(alerts, list):
+            raise self._error(
+                "Datasource '%s' answered api/v1/alerts without alerts." % ds.get("name"), "invalid_response"
+            )
+        return alerts
+
+    def prometheus_rules(self, ds):
+        """(groups, True) from api/v1/rules (alerting rules), or (alerts, False) from api/v1/alerts without that API."""
+        groups = self.prometheus_rule_groups(ds, "alert")
+        if groups is not None:
+            return groups, True
+        return self.prometheus_alerts(ds), False
+
+    def prometheus_targets(self, ds):
+        """The active scrape targets of api/v1/targets: [{scrapePool, scrapeUrl, labels, health, lastError, ...}]."""
+        doc = self.proxy_get(ds, "api/v1/targets", {"state": "active"}, "promql")
+        targets = (doc.get("data") or {}).get("activeTargets") if isinstance(doc, dict) else None
+        if not isinstance(targets, list):
+            raise self._error(
+                "Datasource '%s' answered api/v1/targets without active targets; is it a Prometheus (Thanos "
+                "Query has no targets API)?" % ds.get("name"),
+                "invalid_response",
+            )
+        return targets
+
+    def prometheus_series_count(self, ds, selector, at=None):
+        """How many series the selector matches at `at` (now): count(<selector>) as an instant query."""
+        data, _warnings = self.prometheus_query(ds, "count(%s)" % selector, at)
+        result = normalize_prometheus(data)
+        return int(result["value"] or 0) if isinstance(result["value"], (int, float)) else 0
+
+    def prometheus_label_values(self, ds, label, match=None, start=None, end=None):
+        """The values of label among the series matching match (a selector; all series when None) in [start, end]."""
+        params = {}
+        if match:
+            params["match[]"] = match
+        if start is not None:
+            params["start"] = _fmt_number(start)
+        if end is not None:
+            params["end"] = _fmt_number(end)
+        doc = self.proxy_get(ds, "api/v1/label/%s/values" % quote(label, safe=""), params, "promql")
+        values = doc.get("data") if isinstance(doc, dict) else None
+        if not isinstance(values, list):
+            raise self._error(
+                "Datasource '%s' answered api/v1/label/%s/values without values." % (ds.get("name"), label),
+                "invalid_response",
+            )
+        return [to_text(v) for v in values]
+
+    # -------------------------------------------------------------- datasource health
+    def datasource_health(self, ds):
+        """Grafana's health check of ds (GET /api/datasources/uid/<uid>/health).
+
+        Returns {available, status, message, details, api_status}: status is Grafana's OK / ERROR (HTTP
+        200 / 400). available is false (and status None) when Grafana has no health check for this
+        datasource - it answers 404 (a Grafana before 9, or before its plugin had one) or 501 (a plugin
+        without one).
+        """
+        path = "/api/datasources/uid/%s/health" % quote(ds["uid"], safe="")
+        try:
+            status, body = self.request("GET", path)
+        except GrafanaError as exc:
+            if exc.status in (404, 501):
+                return {
+                    "available": False,
+                    "status": None,
+                    "message": exc.detail,
+                    "details": None,
+                    "api_status": exc.status,
+                }
+            if exc.status != 400:
+                raise
+            status, body = exc.status, exc.body
+        try:
+            doc = json.loads(to_text(body, errors="surrogate_or_replace"))
+        except ValueError:
+            doc = None
+        if not isinstance(doc, dict) or "status" not in doc:
+            raise self._error(
+                "Grafana answered GET %s with %s but not with a health check result (%r)."
+                % (path, status, to_text(body, errors="surrogate_or_replace")[:120]),
+                "invalid_response",
+                status,
+            )
+        return {
+            "available": True,
+            "status": to_text(doc.get("status")),
+            "message": self.redact(to_text(doc.get("message") or "")),
+            "details": doc.get("details"),
+            "api_status": status,
+        }
+
+    def datasource_test(self, ds):
+        """The test Grafana's datasource itself runs, through the datasource proxy (when Grafana has no health API).
+
+        Prometheus: the instant query 1+1; Loki: vector(1)+vector(1), which must be 2; Tempo: GET api/echo.
+        Returns {status: OK, message} (errors of the proxy are raised as GrafanaError), or None for other types.
+        """
+        kind = ds.get("type")
+        if kind == "prometheus":
+            data, _warnings = self.prometheus_query(ds, "1+1", 4)
+            value = normalize_prometheus(data)["value"]
+            message = "1+1 through the datasource proxy answered %s" % _fmt_answer(value)
+            return {"status": "OK" if value == 2 else "ERROR", "message": message}
+        if kind == "loki":
+            data = self.loki_query(ds, "vector(1)+vector(1)", at=4)
+            value = normalize_loki(data)["value"]
+            message = "vector(1)+vector(1) through the datasource proxy answered %s" % _fmt_answer(value)
+            return {"status": "OK" if value == 2 else "ERROR", "message": message}
+        if kind == "tempo":
+            path = "/api/datasources/proxy/uid/%s/api/echo" % quote(ds["uid"], safe="")
+            context = {"datasource": ds, "language": "TraceQL", "native_path": "api/echo"}
+            self.request("GET", path, context=context)
+            return {"status": "OK", "message": "GET api/echo through the datasource proxy answered 2xx"}
+        return None
 
     def loki_query_range(self, ds, query, start, end, *, limit=None, direction="backward", step=None):
         params = {
@@ -902,8 +1031,20 @@ def clean_datasource(ds):
     return dict((k, v) for k, v in ds.items() if k not in _DS_SECRETS)
 
 
+def strip_userinfo(url):
+    """A URL without its user:password@ part."""
+    return re.sub(r"^([A-Za-z][A-Za-z0-9+.-]*://)[^/@]*@", r"\1", to_text(url))
+
+
 def ds_summary(ds):
     return {"uid": ds.get("uid"), "name": ds.get("name"), "type": ds.get("type"), "id": ds.get("id")}
+
+
+def _fmt_answer(value):
+    """A query's value for a sentence: 2 rather than 2.0, "no series" for None."""
+    if value is None:
+        return "no series"
+    return _fmt_number(value) if isinstance(value, (int, float)) and math.isfinite(value) else to_text(value)
 
 
 def _fmt_number(value):

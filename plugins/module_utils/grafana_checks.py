@@ -28,6 +28,13 @@ from ansible_collections.dojo.kafka_observability.plugins.module_utils.grafana i
     normalize_trace_id,
     parse_duration,
     parse_time,
+    strip_userinfo,
+)
+from ansible_collections.dojo.kafka_observability.plugins.module_utils.promql import (
+    PromQLError,
+    format_selector,
+    selector_constraints,
+    selectors,
 )
 
 OPERATORS = {
@@ -338,11 +345,20 @@ def alert_state(entries, from_rules, name, labels=None):
     return state, alerts, rule_found
 
 
-def check_alert(entries, from_rules, name, labels, wanted_state):
+def check_alert(entries, from_rules, name, labels, wanted_state, *, no_rules_api=None):
+    """The alert `name` is in wanted_state - and its rule is proven loaded.
+
+    From api/v1/rules (from_rules) the rule is found or not. From api/v1/alerts (the datasource has no
+    rules API; no_rules_api says so, e.g. "datasource 'Thanos' has no rules API (api/v1/rules answered 404)")
+    only a pending or firing alert proves that the rule exists: waiting for `inactive` there can never be
+    proven, and fails at once rather than passing with no rule loaded.
+    """
     state, alerts, rule_found = alert_state(entries, from_rules, name, labels)
     selector = name + (
         "{%s}" % ", ".join('%s="%s"' % (k, v) for k, v in sorted((labels or {}).items())) if labels else ""
     )
+    if not from_rules and alerts:
+        rule_found = True  # an alert of that name exists, so its rule does
     facts = {"alerts": alerts, "rule_found": rule_found, "state": state}
     if rule_found is False:
         return Observation(
@@ -351,9 +367,295 @@ def check_alert(entries, from_rules, name, labels, wanted_state):
             "needed alert %s %s, but no alerting rule named %s is loaded" % (selector, wanted_state, name),
             facts,
         )
+    if rule_found is None:
+        reason = no_rules_api or "the datasource has no rules API (api/v1/rules)"
+        if wanted_state == "inactive":
+            raise GrafanaError(
+                "Cannot prove that the alerting rule %s is loaded and inactive: %s, and its api/v1/alerts lists "
+                "only pending and firing alerts (none named %s); point the datasource at a Prometheus, or a Thanos "
+                "Query with rules, that serves api/v1/rules." % (name, reason, name),
+                "not_found",
+            )
+        return Observation(
+            False,
+            "unknown",
+            "needed alert %s %s, observed no pending or firing %s alert; whether its rule is loaded cannot be told: %s"
+            % (selector, wanted_state, name, reason),
+            facts,
+        )
     return Observation(
         state == wanted_state, state, "needed alert %s %s, observed %s" % (selector, wanted_state, state), facts
     )
+
+
+# ------------------------------------------------------------------ hops: targets, datasource health, rules
+def _age(iso, now):
+    """Seconds since an RFC 3339 time (None for Go's zero time, or what cannot be read)."""
+    if not iso or to_text(iso).startswith("0001-01-01"):
+        return None
+    try:
+        moment = parse_time(iso, now)
+    except GrafanaError:
+        return None
+    return max(0.0, round(now - moment, 1))
+
+
+def target_summary(target, now):
+    labels = target.get("labels") or {}
+    return {
+        "job": target.get("scrapePool") or labels.get("job"),
+        "instance": labels.get("instance"),
+        "scrape_url": target.get("scrapeUrl"),
+        "health": target.get("health"),
+        "last_error": target.get("lastError") or "",
+        "last_scrape": target.get("lastScrape"),
+        "last_scrape_seconds_ago": _age(target.get("lastScrape"), now),
+        "labels": labels,
+    }
+
+
+def check_target_up(active_targets, job, instance, now):
+    """The scrape job has at least one active target (of that instance) and every one of them is up."""
+    mine = []
+    for target in active_targets:
+        labels = target.get("labels") or {}
+        if job not in (target.get("scrapePool"), labels.get("job")):
+            continue
+        if instance and labels.get("instance") != instance:
+            continue
+        mine.append(target_summary(target, now))
+    what = "scrape job %s" % job + (" (instance %s)" % instance if instance else "")
+    facts = {"targets": mine, "job": job, "instance": instance}
+    if not mine:
+        jobs = sorted({t.get("scrapePool") or (t.get("labels") or {}).get("job") or "?" for t in active_targets})
+        known = "; the jobs with active targets are %s" % ", ".join(jobs) if jobs else "; Prometheus has no target"
+        return Observation(
+            False,
+            "no active target",
+            "no active target for %s (missing from Prometheus's configuration, or it has no target)%s" % (what, known),
+            facts,
+        )
+    up = [t for t in mine if t["health"] == "up"]
+    observed = "%d of %d up" % (len(up), len(mine))
+    if len(up) == len(mine):
+        urls = ", ".join(t["scrape_url"] or "?" for t in mine[:5]) + (", ..." if len(mine) > 5 else "")
+        return Observation(True, observed, "every target of %s is up (%s)" % (what, urls), facts)
+    bad = [t for t in mine if t["health"] != "up"]
+    first = bad[0]
+    others = " (and %d more of its %d targets are not up)" % (len(bad) - 1, len(mine)) if len(bad) > 1 else ""
+    ago = first["last_scrape_seconds_ago"]
+    if first["health"] == "down":
+        when = "last scrape %s s ago" % _fmt(ago) if ago is not None else "never scraped"
+        reason = first["last_error"].rstrip(".") or "no error given"
+        description = "target %s of job %s is down: %s (%s)%s" % (first["scrape_url"], job, reason, when, others)
+    else:
+        description = "target %s of job %s has not been scraped yet (health %s)%s" % (
+            first["scrape_url"],
+            job,
+            first["health"] or "unknown",
+            others,
+        )
+    return Observation(False, observed, description, facts)
+
+
+def check_datasource_health(health, ds, via_test=False, api_status=None):
+    """Grafana says the datasource is OK (its health API, or, without one, the datasource's own test).
+
+    health: {status, message, details} as GrafanaClient.datasource_health (available) or datasource_test
+    answer it, or None when Grafana can check neither; api_status: what the health API answered when
+    it was not there (404, 501).
+    """
+    where = "datasource '%s' (type %s, URL %s)" % (ds.get("name"), ds.get("type"), strip_userinfo(ds.get("url") or ""))
+    if health is None:
+        return Observation(
+            False,
+            "unknown",
+            "Grafana cannot check the health of %s: its health API answered %s (no health check for this "
+            "datasource type) and this module knows no other test for it" % (where, api_status),
+            {"health": None},
+        )
+    status = to_text(health.get("status") or "UNKNOWN").upper()
+    source = "datasource_proxy" if via_test else "health_api"
+    facts = {
+        "health": {
+            "status": status,
+            "message": health.get("message") or "",
+            "details": health.get("details"),
+            "checked_with": source,
+        }
+    }
+    how = (
+        "Grafana's health API is not there (%s); the datasource's own test through Grafana's proxy" % api_status
+        if via_test
+        else "Grafana's health check"
+    )
+    message = (health.get("message") or "no message").rstrip(".")
+    if status == "OK":
+        return Observation(True, status, "%s of %s says OK: %s" % (how, where, message), facts)
+    return Observation(False, status, "%s of %s failed: %s" % (how, where, message), facts)
+
+
+LABEL_VALUES_WINDOW = 600.0  # seconds: the label values shown for a selector that matches nothing
+LABEL_VALUES_SHOWN = 10
+
+
+def _choose_rules(groups, rule_group, rule_names):
+    """(chosen [(group name, rule)], problem sentence or None)."""
+    names = list(rule_names or [])
+    loaded = [(g.get("name"), r) for g in groups for r in g.get("rules") or []]
+    if rule_group:
+        in_group = [(g, r) for g, r in loaded if g == rule_group]
+        if not in_group:
+            known = sorted({g.get("name") for g in groups if g.get("name")})
+            return [], "no rule group named %s is loaded (%s)" % (
+                rule_group,
+                "groups loaded: %s" % ", ".join(known) if known else "no rule group is loaded",
+            )
+        loaded = in_group
+    if not names:
+        return loaded, None
+    chosen = [(g, r) for g, r in loaded if r.get("name") in names]
+    missing = [n for n in names if n not in {r.get("name") for _g, r in chosen}]
+    if missing:
+        where = "in group %s" % rule_group if rule_group else "in any rule group"
+        plural = "s" if len(missing) > 1 else ""
+        return chosen, "no rule%s named %s loaded %s" % (plural, ", ".join(missing), where)
+    return chosen, None
+
+
+def _show_values(label, values):
+    shown = ", ".join(values[:LABEL_VALUES_SHOWN])
+    more = " (and %d more)" % (len(values) - LABEL_VALUES_SHOWN) if len(values) > LABEL_VALUES_SHOWN else ""
+    return "%s values: %s%s" % (label, shown, more) if values else "no %s value" % label
+
+
+def _what_exists(client, ds, found, now):
+    """{label: [values]} of the labels the selector constrains, among the series of its metric (last 10 minutes)."""
+    out = {}
+    start = now - LABEL_VALUES_WINDOW
+    for label in selector_constraints(found):
+        if found["metric"] is not None:
+            match = format_selector(found["metric"], [])
+        else:
+            others = [m for m in found["matchers"] if m["name"] != label]
+            match = format_selector(None, others) if others else None
+        out[label] = client.prometheus_label_values(ds, label, match, start, now)
+    return out
+
+
+def evaluate_rule_selectors(client, ds, rule_group, rule_names, now):
+    """The chosen rules are loaded and healthy, and every vector selector of theirs matches series now."""
+    groups = client.prometheus_rule_groups(ds)
+    if groups is None:
+        raise GrafanaError(
+            "Datasource '%s' has no rules API (api/v1/rules answered 404 Not Found), so its rules cannot be read; "
+            "point it at a Prometheus, or a Thanos Query with rules." % ds.get("name"),
+            "not_found",
+            404,
+        )
+    chosen, problem = _choose_rules(groups, rule_group, rule_names)
+    rules, unmatched, problems, seen = [], [], [], {}
+    if problem:
+        problems.append(problem)
+    total = matched = 0
+    for group, rule in chosen:
+        name = rule.get("name")
+        entry = {
+            "name": name,
+            "group": group,
+            "type": rule.get("type"),
+            "health": rule.get("health"),
+            "last_error": rule.get("lastError") or "",
+            "query": rule.get("query"),
+            "selectors": [],
+        }
+        rules.append(entry)
+        if entry["health"] == "err":
+            problems.append(
+                "rule %s is unhealthy (health err): %s" % (name, entry["last_error"].rstrip(".") or "no error given")
+            )
+        elif entry["health"] != "ok":
+            problems.append("rule %s has not been evaluated yet (health %s)" % (name, entry["health"] or "unknown"))
+        try:
+            found_selectors = selectors(to_text(rule.get("query") or ""))
+        except PromQLError as exc:
+            problems.append("cannot read the selectors of rule %s: %s" % (name, to_text(exc)))
+            continue
+        for found in found_selectors:
+            total += 1
+            key = found["selector"]
+            if key not in seen:  # a selector of several rules is asked for once
+                count = client.prometheus_series_count(ds, key, now)
+                seen[key] = (count, None if count else _what_exists(client, ds, found, now))
+            count, values = seen[key]
+            item = dict(found, series=count, label_values=values)
+            if count:
+                matched += 1
+            else:
+                unmatched.append({"rule": name, "selector": key, "label_values": values})
+            entry["selectors"].append(item)
+    facts = {"rules": rules, "unmatched_selectors": unmatched}
+    observed = "%d of %d selectors match series" % (matched, total)
+    subject = _rules_subject(rule_group, rule_names, rules)
+    if problems:
+        more = ""
+        if len(problems) > 1:
+            more = " (and %d more problem%s: %s)" % (
+                len(problems) - 1,
+                "s" if len(problems) > 2 else "",
+                "; ".join(problems[1:4]),
+            )
+        return Observation(False, observed if rules else "not loaded", problems[0] + more, facts)
+    if unmatched:
+        first = unmatched[0]
+        values = first["label_values"] or {}
+        metric = next((s["metric"] for r in rules for s in r["selectors"] if s["selector"] == first["selector"]), None)
+        if metric is not None and values and not any(values.values()):
+            exists = "Prometheus has no series of %s in the last %d minutes" % (metric, LABEL_VALUES_WINDOW // 60)
+        elif values:
+            exists = "%s has %s" % (
+                metric or "Prometheus",
+                "; ".join(_show_values(label, found) for label, found in values.items()),
+            )
+        else:
+            exists = "Prometheus has no series of %s now" % metric
+        others = ""
+        if len(unmatched) > 1:
+            others = " (and %d more selector%s match nothing: %s)" % (
+                len(unmatched) - 1,
+                "s" if len(unmatched) > 2 else "",
+                ", ".join("%s of %s" % (u["selector"], u["rule"]) for u in unmatched[1:4]),
+            )
+        return Observation(
+            False,
+            observed,
+            "selector %s of rule %s matches no series; %s%s" % (first["selector"], first["rule"], exists, others),
+            facts,
+        )
+    return Observation(
+        True,
+        observed,
+        "%s loaded and healthy, and %s %d selector%s match%s series"
+        % (
+            subject,
+            "its" if len(rules) == 1 else "their",
+            total,
+            "" if total == 1 else "s",
+            "es" if total == 1 else "",
+        ),
+        facts,
+    )
+
+
+def _rules_subject(rule_group, rule_names, rules):
+    names = ", ".join(r["name"] for r in rules[:6]) + (", ..." if len(rules) > 6 else "")
+    one = len(rules) == 1
+    if rule_group and not rule_names:
+        if one:
+            return "the only rule of group %s (%s) is" % (rule_group, names)
+        return "the %d rules of group %s (%s) are" % (len(rules), rule_group, names)
+    where = " of group %s" % rule_group if rule_group else ""
+    return "rule%s %s%s %s" % ("" if one else "s", names, where, "is" if one else "are")
 
 
 # ------------------------------------------------------------------ polling
@@ -401,7 +703,8 @@ def poll(attempt, timeout, interval, monotonic=time.monotonic, sleep=time.sleep)
 
 
 def language_of_condition(condition):
-    return {"logs": "logql", "traces": "traceql"}.get(condition, "promql")
+    """The query language the condition's datasource must answer (None: any datasource type)."""
+    return {"logs": "logql", "traces": "traceql", "datasource_health": None}.get(condition, "promql")
 
 
 def describe_language(condition):

@@ -22,6 +22,12 @@ description:
   - Conditions on Loki and Tempo - V(logs) (at least O(min_count) log lines match a LogQL query in
     the time window), V(traces) (at least O(min_count) traces match a TraceQL query or tags in
     the time window, or the trace O(trace_id) has at least O(min_count) spans).
+  - Conditions that say which hop of a telemetry chain broke - V(datasource_health) (Grafana's own
+    health check of the datasource passes), V(target_up) (a Prometheus scrape job has active
+    targets and all are up), V(rule_selectors) (alert or recording rules are loaded, healthy, and
+    each vector selector of theirs matches live series). Their failures name what is broken - the
+    datasource and Grafana's message, the target and its scrape error, the rule or the selector and
+    the label values that do exist - and their results carry the evidence for a report.
   - Queries go through Grafana's datasource proxy to the datasource's native API, see
     M(dojo.kafka_observability.grafana_query) for why.
   - Errors that waiting cannot fix (rejected credentials, missing permission, unknown
@@ -55,16 +61,39 @@ options:
       - V(present) - the PromQL query returns at least O(min_count) series.
       - V(absent) - the PromQL query returns no series.
       - V(alert) - the Prometheus alert O(alert_name), among the alerts whose labels include
-        O(alert_labels), is in O(alert_state). Read from C(api/v1/rules) (so a rule that is not
-        loaded fails), or C(api/v1/alerts) when the datasource has no rules API.
+        O(alert_labels), is in O(alert_state), and its rule is loaded. Read from C(api/v1/rules), so a
+        rule that is not loaded fails. A datasource without the rules API (C(api/v1/rules) answers
+        404) is read on C(api/v1/alerts), which lists only pending and firing alerts - there a pending
+        or firing alert of that name proves its rule, but V(inactive) can never be proven and fails at
+        once saying so.
       - V(logs) - a LogQL log query (stream selector and line filters) returns at least
         O(min_count) lines in the window.
       - V(traces) - a TraceQL O(query) or O(tags) search returns at least O(min_count) traces in
         the window; or, with O(trace_id), that trace is found through the Tempo datasource with at
         least O(min_count) spans (a trace not found yet is polled for until O(timeout)).
+      - >-
+        V(datasource_health) - Grafana's health check of the datasource (C(GET
+        /api/datasources/uid/<uid>/health), what its B(Save & test) button runs) says OK. For
+        Prometheus Grafana runs the instant query C(1+1), for Loki the query vector(1)+vector(1); a failure
+        is reported with Grafana's own message, for example C(Post "http://10.0.0.5:9090/api/v1/query":
+        dial tcp 10.0.0.5:9090: connect: connection refused - There was an error returned querying the
+        Prometheus API.). A Grafana without a health check for the datasource (the API answers 404 or
+        501) is checked the way the datasource tests itself, through the datasource proxy - C(1+1) on
+        Prometheus, vector(1)+vector(1) on Loki, C(api/echo) on Tempo. Any datasource type.
+      - V(target_up) - the scrape job O(job) (its C(job_name), optionally only the target whose
+        C(instance) label is O(instance)) has at least one active target in C(api/v1/targets) of a
+        Prometheus datasource, and all of them are up. A job with no active target fails as missing
+        from Prometheus's configuration or without target; a target that is down fails with its
+        scrape URL, Prometheus's last scrape error and how long ago the last scrape was.
+      - V(rule_selectors) - the rules chosen by O(rule_group) and/or O(rule_names) are loaded
+        (C(api/v1/rules)) and healthy, and each vector selector of their expressions (as Prometheus
+        prints them; see the P(dojo.kafka_observability.promql_selectors#filter) filter) matches at
+        least one series now (an instant C(count) of the selector). A selector that matches nothing fails with the
+        values the labels it constrains do have for that metric in the last 10 minutes (for example
+        the C(id) values of C(container_last_seen) when the rule names the wrong cgroup).
     type: str
     required: true
-    choices: [threshold, increase, present, absent, alert, logs, traces]
+    choices: [threshold, increase, present, absent, alert, logs, traces, target_up, datasource_health, rule_selectors]
   query:
     description:
       - PromQL (V(threshold), V(increase), V(present), V(absent)), LogQL (V(logs)) or TraceQL
@@ -131,6 +160,30 @@ options:
     type: str
     choices: [inactive, pending, firing]
     default: firing
+  job:
+    description:
+      - For V(target_up), the scrape job - its C(job_name) in Prometheus's configuration (the
+        target's scrape pool, or its C(job) label), for example V(brokercontainer). Required for
+        V(target_up).
+    type: str
+  instance:
+    description:
+      - For V(target_up), only the target whose C(instance) label is this, for example
+        V(192.168.56.209:9882). Default every target of the job.
+    type: str
+  rule_group:
+    description:
+      - For V(rule_selectors), the rule group to check (all its rules, alerting and recording), for
+        example V(kafka-alerts). With O(rule_names), only those rules of that group.
+    type: str
+  rule_names:
+    description:
+      - For V(rule_selectors), the names of the alerting (or recording) rules to check, in any loaded
+        group unless O(rule_group) is given, for example V([KafkaContainerDown]). Each must be
+        loaded.
+    type: list
+    elements: str
+    aliases: [alert_names]
   since:
     description:
       - For V(logs) and V(traces) searches, the window is the last O(since) before each poll (it
@@ -237,6 +290,41 @@ EXAMPLES = r"""
     since: 10m
   delegate_to: localhost
 
+- name: Grafana reaches Prometheus (what "Save & test" on the datasource says)
+  dojo.kafka_observability.grafana_assert:
+    grafana_url: http://192.168.56.211:3000
+    grafana_token: "{{ grafana_token }}"
+    datasource: Thanos
+    condition: datasource_health
+    timeout: 0
+  delegate_to: localhost
+
+- name: Prometheus scrapes cAdvisor on the broker
+  dojo.kafka_observability.grafana_assert:
+    grafana_url: http://192.168.56.211:3000
+    grafana_token: "{{ grafana_token }}"
+    datasource: Thanos
+    condition: target_up
+    job: brokercontainer
+    instance: 192.168.56.209:9882
+    timeout: 0
+  delegate_to: localhost
+  register: cadvisor_target
+  # cadvisor_target.targets[0].last_error says why when it is down
+
+- name: The Kafka alert rules are loaded, healthy, and select live series
+  dojo.kafka_observability.grafana_assert:
+    grafana_url: http://192.168.56.211:3000
+    grafana_token: "{{ grafana_token }}"
+    datasource: Thanos
+    condition: rule_selectors
+    rule_group: kafka-alerts
+    timeout: 0
+  delegate_to: localhost
+  register: kafka_rules
+  # kafka_rules.unmatched_selectors lists each selector that matches nothing, with the label values
+  # that do exist (for example the id values of container_last_seen)
+
 # `produced` is the registered result of the kafka_produce task that sent the test messages
 # with a W3C traceparent header
 - name: The test messages' trace is in Tempo with the producer's and the consumer's spans
@@ -284,7 +372,11 @@ observed:
   description:
     - The last observed value - the value(s) compared (V(threshold); a list when several series),
       the increase (V(increase)), the number of series, lines or traces, the number of spans of
-      the trace O(trace_id) (0 while it is not found), or the alert state.
+      the trace O(trace_id) (0 while it is not found), the alert state (V(unknown) when it cannot
+      be told), Grafana's health status (V(datasource_health) - V(OK), V(ERROR)), how many of the
+      job's targets are up (V(target_up), for example V(1 of 2 up), or V(no active target)), or
+      how many selectors match series (V(rule_selectors), for example V(3 of 4 selectors match
+      series), or V(not loaded)).
   returned: always
   type: raw
   sample: 50.0
@@ -348,10 +440,94 @@ alerts:
       active_at: "2026-05-01T10:00:00Z"
       value: "4.5e+01"
 rule_found:
-  description: Whether an alerting rule of that name is loaded (null when only C(api/v1/alerts) could be read).
+  description:
+    - Whether an alerting rule of that name is loaded. Without the rules API, true when a pending or
+      firing alert of that name proves it, null otherwise (it cannot be told).
   returned: for V(alert)
   type: bool
   sample: true
+health:
+  description:
+    - Grafana's answer about the datasource - C(status) (V(OK) or V(ERROR)), C(message) (Grafana's
+      own words), C(details) (what Grafana adds, for example the Prometheus flavour; may be null),
+      C(checked_with) (V(health_api), or V(datasource_proxy) when Grafana has no health check for
+      the datasource and its own test was run through the proxy). Null when Grafana can check
+      neither way.
+  returned: for V(datasource_health), when Grafana answered
+  type: dict
+  sample:
+    status: ERROR
+    message: >-
+      Post "http://10.0.0.5:9090/api/v1/query": dial tcp 10.0.0.5:9090: connect: connection refused -
+      There was an error returned querying the Prometheus API.
+    details: null
+    checked_with: health_api
+job:
+  description: The scrape job checked (O(job)).
+  returned: for V(target_up)
+  type: str
+  sample: brokercontainer
+instance:
+  description: The instance checked (O(instance)), null for every target of the job.
+  returned: for V(target_up)
+  type: str
+  sample: null
+targets:
+  description:
+    - The job's active targets at the last poll - C(job), C(instance), C(scrape_url), C(health)
+      (V(up), V(down) or V(unknown) before the first scrape), C(last_error) (Prometheus's scrape
+      error, empty when up), C(last_scrape) (RFC 3339), C(last_scrape_seconds_ago) (null when never
+      scraped), C(labels) (the target's labels).
+  returned: for V(target_up)
+  type: list
+  elements: dict
+  sample:
+    - job: brokercontainer
+      instance: 192.168.56.209:9882
+      scrape_url: http://192.168.56.209:9882/metrics
+      health: down
+      last_error: 'Get "http://192.168.56.209:9882/metrics": dial tcp 192.168.56.209:9882: connect: connection refused'
+      last_scrape: "2026-05-01T10:00:00.123456789Z"
+      last_scrape_seconds_ago: 4.2
+      labels: {instance: "192.168.56.209:9882", job: brokercontainer}
+rules:
+  description:
+    - The rules checked at the last poll - C(name), C(group), C(type) (V(alerting) or V(recording)),
+      C(health) (V(ok), V(err), V(unknown)), C(last_error), C(query) (the expression as Prometheus
+      prints it), and C(selectors) - each vector selector of the expression with C(selector) (its
+      text), C(metric), C(matchers) (C(name), C(op), C(value)), C(series) (how many series it
+      matches now) and C(label_values) (for a selector that matches nothing, the values its labels
+      have for that metric in the last 10 minutes; null otherwise).
+  returned: for V(rule_selectors)
+  type: list
+  elements: dict
+  sample:
+    - name: KafkaContainerDown
+      group: kafka-alerts
+      type: alerting
+      health: ok
+      last_error: ""
+      query: >-
+        (time() - container_last_seen{id="/user.slice/user-1001.slice/user@1001.service/app.slice/kafka.service"}) > 30
+      selectors:
+        - selector: container_last_seen{id="/user.slice/user-1001.slice/user@1001.service/app.slice/kafka.service"}
+          metric: container_last_seen
+          matchers: [{name: id, op: "=", value: /user.slice/user-1001.slice/user@1001.service/app.slice/kafka.service}]
+          series: 0
+          label_values:
+            id: [/, /user.slice/user-1000.slice/user@1000.service/app.slice/kafka.service]
+unmatched_selectors:
+  description:
+    - The selectors that match no series at the last poll, with their C(rule), C(selector) and
+      C(label_values) (as in RV(rules)); empty when all match.
+  returned: for V(rule_selectors)
+  type: list
+  elements: dict
+  sample:
+    - rule: KafkaContainerDown
+      selector: container_last_seen{id="/user.slice/user-1001.slice/user@1001.service/app.slice/kafka.service"}
+      label_values:
+        id: [/, /user.slice/user-1000.slice/user@1000.service/app.slice/kafka.service]
 lines:
   description: The log lines of the last poll (at most O(min_count)), as in M(dojo.kafka_observability.grafana_query).
   returned: for V(logs)
@@ -431,10 +607,13 @@ from ansible_collections.dojo.kafka_observability.plugins.module_utils.grafana_c
     check_absent,
     check_alert,
     check_count,
+    check_datasource_health,
     check_increase,
     check_present,
     check_spans,
+    check_target_up,
     check_threshold,
+    evaluate_rule_selectors,
     language_of_condition,
     poll,
     query_text,
@@ -442,6 +621,13 @@ from ansible_collections.dojo.kafka_observability.plugins.module_utils.grafana_c
 )
 
 PROMQL_CONDITIONS = ("threshold", "increase", "present", "absent")
+# conditions that read an API of Prometheus or Grafana, not a query
+API_CONDITIONS = {
+    "alert": "reads the alert rules; it takes alert_name",
+    "target_up": "reads Prometheus's scrape targets; it takes job (and instance)",
+    "datasource_health": "asks Grafana for the datasource's health; it takes the datasource only",
+    "rule_selectors": "reads the loaded rules; it takes rule_group and/or rule_names",
+}
 
 
 class Assertion:
@@ -455,7 +641,7 @@ class Assertion:
         self.ds = None
         self.baseline = params["baseline"]
         self.baseline_source = "parameter" if self.baseline is not None else "first_poll"
-        self.query = query_text(params) if self.condition != "alert" else None
+        self.query = query_text(params) if self.condition not in API_CONDITIONS else None
         # fixed window bounds are resolved once, against the time the task started
         self.start = parse_time(params["start"], started, "start")
         self.end = parse_time(params["end"], started, "end")
@@ -478,8 +664,22 @@ class Assertion:
         p = self.params
         moment = now()
         if self.condition == "alert":
-            entries, from_rules = self.client.prometheus_rules(ds)
-            return check_alert(entries, from_rules, p["alert_name"], p["alert_labels"], p["alert_state"])
+            groups = self.client.prometheus_rule_groups(ds, "alert")
+            if groups is not None:
+                return check_alert(groups, True, p["alert_name"], p["alert_labels"], p["alert_state"])
+            alerts = self.client.prometheus_alerts(ds)
+            reason = "datasource '%s' has no rules API (api/v1/rules answered 404 Not Found)" % ds.get("name")
+            return check_alert(alerts, False, p["alert_name"], p["alert_labels"], p["alert_state"], no_rules_api=reason)
+        if self.condition == "target_up":
+            return check_target_up(self.client.prometheus_targets(ds), p["job"], p["instance"], moment)
+        if self.condition == "datasource_health":
+            health = self.client.datasource_health(ds)
+            if health["available"]:
+                return check_datasource_health(health, ds)
+            tested = self.client.datasource_test(ds)
+            return check_datasource_health(tested, ds, via_test=True, api_status=health["api_status"])
+        if self.condition == "rule_selectors":
+            return evaluate_rule_selectors(self.client, ds, p["rule_group"], p["rule_names"], moment)
         if self.condition in PROMQL_CONDITIONS:
             result = run_query(self.client, ds, "promql", self.query_params(query_type="instant"), moment)
             if self.condition == "threshold":
@@ -529,8 +729,16 @@ def validate(params):
             )
     if condition == "traces" and not (params["query"] or params["tags"] or params["trace_id"]):
         raise GrafanaError("condition=traces needs a TraceQL query, tags or a trace_id.", "invalid_argument")
-    if condition == "alert" and params["query"]:
-        raise GrafanaError("condition=alert reads the alert rules; it takes alert_name, not query.", "invalid_argument")
+    if condition in API_CONDITIONS and params["query"]:
+        raise GrafanaError("condition=%s %s, not query." % (condition, API_CONDITIONS[condition]), "invalid_argument")
+    if condition != "target_up" and (params["job"] or params["instance"]):
+        raise GrafanaError("job and instance only apply to condition=target_up.", "invalid_argument")
+    if condition != "rule_selectors" and (params["rule_group"] or params["rule_names"]):
+        raise GrafanaError("rule_group and rule_names only apply to condition=rule_selectors.", "invalid_argument")
+    if condition == "rule_selectors" and not (params["rule_group"] or params["rule_names"]):
+        raise GrafanaError(
+            "condition=rule_selectors needs rule_group, rule_names (a non-empty list) or both.", "invalid_argument"
+        )
 
 
 def main():
@@ -541,7 +749,18 @@ def main():
         condition=dict(
             type="str",
             required=True,
-            choices=["threshold", "increase", "present", "absent", "alert", "logs", "traces"],
+            choices=[
+                "threshold",
+                "increase",
+                "present",
+                "absent",
+                "alert",
+                "logs",
+                "traces",
+                "target_up",
+                "datasource_health",
+                "rule_selectors",
+            ],
         ),
         operator=dict(type="str", choices=[">", ">=", "==", "<", "<=", "!="], default=">="),
         threshold=dict(type="float"),
@@ -552,6 +771,10 @@ def main():
         alert_name=dict(type="str"),
         alert_labels=dict(type="dict"),
         alert_state=dict(type="str", choices=["inactive", "pending", "firing"], default="firing"),
+        job=dict(type="str"),
+        instance=dict(type="str"),
+        rule_group=dict(type="str"),
+        rule_names=dict(type="list", elements="str", aliases=["alert_names"]),
         since=dict(type="str", default="5m"),
         start=dict(type="raw"),
         end=dict(type="raw"),
@@ -568,6 +791,8 @@ def main():
         required_if=[
             ("condition", "threshold", ("threshold",)),
             ("condition", "alert", ("alert_name",)),
+            ("condition", "target_up", ("job",)),
+            ("condition", "rule_selectors", ("rule_group", "rule_names"), True),
         ],
         required_by={"kafka_labels": "kafka_metric"},
         supports_check_mode=True,
@@ -610,6 +835,18 @@ def main():
     if assertion.ds is not None:
         where = " on datasource '%s'" % assertion.ds.get("name")
     what = "query %r%s" % (assertion.query, where) if assertion.query else "alert rules%s" % where
+    if condition == "target_up":
+        what = "scrape targets%s" % where
+    elif condition == "datasource_health":
+        name = assertion.ds.get("name") if assertion.ds is not None else params["datasource"]
+        what = "health of datasource '%s'" % name if name else "health of datasource uid %s" % params["datasource_uid"]
+    elif condition == "rule_selectors":
+        chosen = []
+        if params["rule_group"]:
+            chosen.append("group %s" % params["rule_group"])
+        if params["rule_names"]:
+            chosen.append(", ".join(params["rule_names"]))
+        what = "rules %s%s" % (" / ".join(chosen), where)
     if condition == "traces" and params["trace_id"]:
         what = "trace %s looked up by id%s" % (params["trace_id"], where)
     elif condition == "traces" and not assertion.query:

@@ -11,8 +11,11 @@ import json
 import secrets
 import socket
 import sys
+import threading
 import time
+import urllib.error
 import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from tests.support.ansible_run import run_module, run_playbook
@@ -215,3 +218,112 @@ def push_span(otlp_url, trace_id, service, name, *, kind=4, parent=None, start_n
 def proxied_queries(stack, fragment):
     """How many requests Grafana's proxy got whose path contains fragment."""
     return sum(1 for _method, path in list(stack.grafana.requests) if "/proxy/" in path and fragment in path)
+
+
+KAFKA_CGROUP = "/user.slice/user-1000.slice/user@1000.service/app.slice/kafka.service"
+CGROUPS = [
+    "/",
+    "/system.slice",
+    "/system.slice/sshd.service",
+    "/user.slice",
+    "/user.slice/user-1000.slice",
+    "/user.slice/user-1000.slice/user@1000.service",
+    "/user.slice/user-1000.slice/user@1000.service/app.slice",
+    "/user.slice/user-1000.slice/user@1000.service/app.slice/cadvisor.service",
+    KAFKA_CGROUP,
+]
+
+
+class CadvisorLikeExporter:
+    """GET /metrics as cAdvisor v0.52 writes it for a rootless Quadlet host: per cgroup `id`, container_last_seen
+    (the time of the scrape), container_cpu_usage_seconds_total and container_memory_working_set_bytes, each
+    sample with an explicit timestamp. `stop(id)` makes a cgroup's series disappear, as when its container stops."""
+
+    def __init__(self, cgroups=None):
+        self.cgroups = list(CGROUPS if cgroups is None else cgroups)
+        self._lock = threading.Lock()
+        exporter = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):
+                body = exporter.render().encode() if self.path.split("?")[0] == "/metrics" else b""
+                self.send_response(200 if body else 404)
+                self.send_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, name="cadvisor-like", daemon=True)
+        self._thread.start()
+        self.address = "%s:%d" % self._server.server_address[:2]
+
+    def stop(self, cgroup):
+        with self._lock:
+            self.cgroups.remove(cgroup)
+
+    def render(self):
+        now = time.time()
+        ms = int(now * 1000)
+        lines = [
+            "# HELP container_last_seen Last time a container was seen by the exporter",
+            "# TYPE container_last_seen gauge",
+        ]
+        with self._lock:
+            cgroups = list(self.cgroups)
+        for cgroup in cgroups:
+            name = cgroup.rsplit("/", 1)[-1].replace(".service", "") if cgroup.endswith(".service") else ""
+            lines.append('container_last_seen{id="%s",image="",name="%s"} %.3f %d' % (cgroup, name, now, ms))
+        lines.append("# TYPE container_cpu_usage_seconds_total counter")
+        lines += ['container_cpu_usage_seconds_total{cpu="total",id="%s"} 12.5 %d' % (c, ms) for c in cgroups]
+        lines.append("# TYPE container_memory_working_set_bytes gauge")
+        lines += ['container_memory_working_set_bytes{id="%s"} 1.2e+08 %d' % (c, ms) for c in cgroups]
+        return "\n".join(lines) + "\n"
+
+    def close(self):
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+
+class RulesHidingProxy:
+    """A Prometheus without the rules API: forwards every GET to a real Prometheus except api/v1/rules, which
+    answers Go's 404 page not found (as a query layer that serves queries and alerts but not rules does)."""
+
+    def __init__(self, prometheus_url):
+        target = prometheus_url.rstrip("/")
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):
+                if self.path.split("?")[0].rstrip("/") == "/api/v1/rules":
+                    status, body, ctype = 404, b"404 page not found\n", "text/plain; charset=utf-8"
+                else:
+                    try:
+                        with urllib.request.urlopen(target + self.path, timeout=10) as response:
+                            status, body = response.status, response.read()
+                            ctype = response.headers.get("Content-Type", "application/json")
+                    except urllib.error.HTTPError as exc:
+                        status, body, ctype = exc.code, exc.read(), exc.headers.get("Content-Type", "text/plain")
+                self.send_response(status)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, name="rules-hiding", daemon=True)
+        self._thread.start()
+        self.url = "http://%s:%d" % self._server.server_address[:2]
+
+    def close(self):
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)

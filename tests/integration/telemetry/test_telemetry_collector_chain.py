@@ -269,6 +269,13 @@ def test_a_collector_that_cannot_deliver_fails_the_assertions_clearly(conn, back
         )
     assert backends.loki.streams() == []
     assert backends.tempo.all() == []
+    # and the hops behind the collector are fine: Grafana's health checks of Loki and Tempo pass, so the broken
+    # hop is the collector's delivery, not the backends or Grafana's datasources
+    for datasource, words in (("Loki", "Successfully queried the Loki API"), ("Tempo", "Health check succeeded")):
+        health = run("grafana_assert", dict(conn, datasource=datasource, condition="datasource_health", timeout=0))
+        assert not health.failed, health.result
+        assert (health.result["health"]["status"], health.result["health"]["checked_with"]) == ("OK", "health_api")
+        assert health.result["msg"].endswith(": %s." % words)
 
 
 def test_protobuf_exports_are_refused_by_the_standin_with_a_clear_status(conn, backends, start_collector, ids):

@@ -135,7 +135,12 @@ def test_alert_state_from_the_alerts_endpoint():
     state, found_alerts, found = c.alert_state(alerts, False, "KafkaContainerDown", {"service": "kafka"})
     assert (state, found) == ("pending", None)
     assert found_alerts[0]["state"] == "pending"
-    assert c.check_alert(alerts, False, "Other", None, "inactive").met is True
+    # a pending alert proves its rule; an alert absent from api/v1/alerts proves nothing (it used to pass as
+    # "inactive": see test_grafana_hop_conditions.py for the whole condition)
+    pending = c.check_alert(alerts, False, "KafkaContainerDown", None, "pending")
+    assert (pending.met, pending.facts["rule_found"]) == (True, True)
+    with pytest.raises(GrafanaError, match="Cannot prove that the alerting rule Other is loaded and inactive"):
+        c.check_alert(alerts, False, "Other", None, "inactive")
 
 
 class FakeClock:
