@@ -2,6 +2,8 @@
 
 import threading
 
+import pytest
+
 from tests.integration.grafana.grafana_helpers import play, proxied_queries, run
 from tests.support.prometheus import wait_for
 
@@ -53,19 +55,21 @@ def test_threshold_fails_at_the_deadline_with_last_value_and_query(conn):
     )
 
 
-def test_threshold_match_all_any_sum_over_several_series(conn, kafka_target, prometheus):
+@pytest.mark.parametrize(
+    ("match", "threshold", "passed", "observed"),
+    [("all", 5, False, [1.0, 10.0]), ("any", 5, True, [1.0, 10.0]), ("sum", 11, True, 11.0), ("sum", 12, False, 11.0)],
+)
+def test_threshold_match_all_any_sum_over_several_series(
+    conn, kafka_target, prometheus, *, match, threshold, passed, observed
+):
     kafka_target.set("dojo_lag", 1, {"partition": "0"}, kind="gauge")
     kafka_target.set("dojo_lag", 10, {"partition": "1"}, kind="gauge")
     wait_for(lambda: len(prometheus.query("dojo_lag")) == 2, timeout=20, what="two dojo_lag series")
-    base = dict(
-        conn, datasource="Thanos", condition="threshold", query="dojo_lag", operator=">=", threshold=5, timeout=0
-    )
-    assert run("grafana_assert", dict(base, match="all")).failed
-    any_ = run("grafana_assert", dict(base, match="any"))
-    assert not any_.failed, any_.result
-    assert sorted(any_.result["observed"]) == [1.0, 10.0]
-    assert not run("grafana_assert", dict(base, match="sum", threshold=11)).failed
-    assert run("grafana_assert", dict(base, match="sum", threshold=12)).failed
+    args = dict(conn, datasource="Thanos", condition="threshold", query="dojo_lag", operator=">=", timeout=0)
+    r = run("grafana_assert", dict(args, match=match, threshold=threshold))
+    assert r.failed is not passed, r.result
+    got = sorted(r.result["observed"]) if isinstance(r.result["observed"], list) else r.result["observed"]
+    assert got == observed
 
 
 def test_threshold_on_no_series_fails_even_for_less_than(conn):
@@ -196,18 +200,25 @@ def test_increase_counts_a_counter_reset(conn, kafka_target, prometheus):
     assert r.result["increase"] == 7
 
 
-def test_present_and_absent(conn, kafka_target, prometheus):
-    base = dict(conn, datasource="Thanos", timeout=0)
-    present = run("grafana_assert", dict(base, condition="present", query="kafka_request_count_total", min_count=2))
-    assert not present.failed, present.result
-    assert present.result["observed"] == 2
-    too_many = run("grafana_assert", dict(base, condition="present", query="kafka_request_count_total", min_count=3))
-    assert too_many.failed
-    assert "needed at least 3 series, observed 2" in too_many.result["msg"]
-    assert not run("grafana_assert", dict(base, condition="absent", query="no_such_metric")).failed
-    not_absent = run("grafana_assert", dict(base, condition="absent", query="kafka_partition_count"))
-    assert not_absent.failed
-    assert "needed no series, observed 1" in not_absent.result["msg"]
+@pytest.mark.parametrize(
+    ("options", "passed", "observed", "words"),
+    [
+        ({"condition": "present", "query": "kafka_request_count_total", "min_count": 2}, True, 2, "observed 2"),
+        (
+            {"condition": "present", "query": "kafka_request_count_total", "min_count": 3},
+            False,
+            2,
+            "needed at least 3 series, observed 2",
+        ),
+        ({"condition": "absent", "query": "no_such_metric"}, True, 0, "needed no series, observed 0"),
+        ({"condition": "absent", "query": "kafka_partition_count"}, False, 1, "needed no series, observed 1"),
+    ],
+)
+def test_present_and_absent(conn, kafka_target, prometheus, *, options, passed, observed, words):
+    r = run("grafana_assert", dict(conn, datasource="Thanos", timeout=0, **options))
+    assert r.failed is not passed, r.result
+    assert r.result["observed"] == observed
+    assert words in r.result["msg"]
 
 
 def test_absent_waits_for_a_series_to_disappear(conn, kafka_target, prometheus):

@@ -18,7 +18,7 @@ from ansible_collections.dojo.kafka_observability.plugins.module_utils import pr
 from tests.support.prometheus import running_prometheus, wait_for
 from tests.unit.promql.promql_corpus import TRICKY, render_role_rules, seed_rules
 
-PROMETHEUS_2 = [expr for expr, _ in TRICKY if '{"' not in expr]
+PROMETHEUS_2 = [case[0] for case in TRICKY if '{"' not in case[0]]
 
 
 @pytest.fixture(scope="module")

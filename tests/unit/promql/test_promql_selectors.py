@@ -57,12 +57,12 @@ def test_the_runbook_rule():
     ]
 
 
-@pytest.mark.parametrize(("expr", "expected"), TRICKY, ids=[expr.strip()[:40] for expr, _ in TRICKY])
+@pytest.mark.parametrize(("expr", "expected"), TRICKY, ids=[case[0].strip()[:40] for case in TRICKY])
 def test_tricky_expressions(expr, expected):
     assert summary(expr) == [tuple(e) for e in expected]
 
 
-@pytest.mark.parametrize(("expr", "reason"), MALFORMED, ids=[expr for expr, _ in MALFORMED])
+@pytest.mark.parametrize(("expr", "reason"), MALFORMED, ids=[case[0] for case in MALFORMED])
 def test_what_cannot_be_read_is_one_sentence(expr, reason):
     with pytest.raises(promql.PromQLError) as info:
         promql.selectors(expr)
@@ -73,7 +73,7 @@ def test_what_cannot_be_read_is_one_sentence(expr, reason):
 
 def test_a_selector_text_is_a_selector_again():
     """What `selector` says, read again, is the same selector (so it can be sent to Prometheus as it is)."""
-    exprs = [expr for expr, _ in TRICKY]
+    exprs = [case[0] for case in TRICKY]
     for found in (s for expr in exprs for s in promql.selectors(expr)):
         (again,) = promql.selectors(found["selector"])
         assert (again["metric"], again["matchers"]) == (found["metric"], found["matchers"])
