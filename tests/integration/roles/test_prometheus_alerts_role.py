@@ -56,16 +56,38 @@ SEED_BROKEN_RULES = """groups:
 """
 # sudo's secure_path on EL9: no /usr/local/bin (nor build/trixie/bin)
 SECURE_PATH = "/sbin:/bin:/usr/sbin:/usr/bin"
-BROKERS = {"broker-a": {"ansible_host": "10.0.0.9"}, "broker-b": {"ansible_host": "10.0.0.10", "cadvisor_port": 19882}}
 ALERTS = {"KafkaContainerDown", "KafkaCadvisorDown", "KafkaContainerHighCpu", "KafkaContainerHighMemory"}
 
 
+@pytest.fixture(scope="module")
+def cadvisors():
+    """Two brokers' cAdvisor endpoints on loopback addresses of their own (the role waits until
+    Prometheus scrapes them: up == 1); broker-a on the role's port, broker-b on a cadvisor_port of its own."""
+    targets = [MetricsTarget(host="127.0.0.2"), MetricsTarget(host="127.0.0.3")]
+    kafka = {"id": "/user.slice/user-1000.slice/user@1000.service/app.slice/kafka.service"}
+    for target in targets:
+        target.set("container_last_seen", time.time(), kafka, kind="gauge")
+    try:
+        yield targets
+    finally:
+        for target in targets:
+            target.stop()
+
+
 @pytest.fixture
-def prom(tmp_path):
-    """A real Prometheus whose config dir plays ~/prometheus, started on the user's config."""
+def prom(tmp_path, cadvisors):
+    """A real Prometheus whose config dir plays ~/prometheus, started on the user's config.
+
+    prom.brokers is the inventory's broker group (the cadvisors fixture), prom.cadvisor_port the
+    role's default port for them and prom.broker_targets the targets the role must write.
+    """
     prometheus_binary("promtool")  # fail, never skip, without the tools
     workdir = tmp_path / "prometheus"
     server = start_prometheus(workdir)
+    a, b = (target.address.split(":") for target in cadvisors)
+    server.cadvisor_port = int(a[1])
+    server.brokers = {"broker-a": {"ansible_host": a[0]}, "broker-b": {"ansible_host": b[0], "cadvisor_port": b[1]}}
+    server.broker_targets = [target.address for target in cadvisors]
     (workdir / "rules" / "other.yml").write_text(OTHER_RULES)
     server.config_path.write_text(USER_CONFIG)
     server.reload()
@@ -97,6 +119,8 @@ def role_vars(prom, **extra):
         "prometheus_alerts_url": prom.url,
         "prometheus_alerts_reload_method": "http",
         "prometheus_alerts_wait_retries": 30,
+        "prometheus_alerts_cadvisor_port": prom.cadvisor_port,
+        "prometheus_alerts_targets_timeout": 30,
     }
     values.update(extra)
     return values
@@ -111,7 +135,7 @@ def groups(prom):
 
 
 def test_merge_keeps_the_users_config_and_prometheus_loads_the_rules(tmp_path, prom):
-    proc = run_role(tmp_path, "prometheus_alerts", role_vars(prom), brokers=BROKERS)
+    proc = run_role(tmp_path, "prometheus_alerts", role_vars(prom), brokers=prom.brokers)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.recap["changed"] >= 3  # rule file, prometheus.yml, reload
 
@@ -128,7 +152,7 @@ def test_merge_keeps_the_users_config_and_prometheus_loads_the_rules(tmp_path, p
     }
     assert jobs[2] == {
         "job_name": "brokercontainer",
-        "static_configs": [{"targets": ["10.0.0.9:9882", "10.0.0.10:19882"]}],
+        "static_configs": [{"targets": prom.broker_targets}],
     }
     assert "alerting" not in written
     # the previous file is kept
@@ -141,13 +165,13 @@ def test_merge_keeps_the_users_config_and_prometheus_loads_the_rules(tmp_path, p
     assert [j["job_name"] for j in running_config(prom)["scrape_configs"]] == ["prometheus", "node", "brokercontainer"]
 
     # idempotent, and check mode reports nothing to do
-    proc = run_role(tmp_path, "prometheus_alerts", role_vars(prom), brokers=BROKERS)
+    proc = run_role(tmp_path, "prometheus_alerts", role_vars(prom), brokers=prom.brokers)
     assert proc.returncode == 0 and proc.recap["changed"] == 0, proc.stdout
-    proc = run_role(tmp_path, "prometheus_alerts", role_vars(prom), brokers=BROKERS, check=True)
+    proc = run_role(tmp_path, "prometheus_alerts", role_vars(prom), brokers=prom.brokers, check=True)
     assert proc.returncode == 0 and proc.recap["changed"] == 0, proc.stdout
 
 
-def test_adds_rule_files_entry_and_merges_alertmanagers_when_asked(tmp_path, prom, alertmanager):
+def test_adds_rule_files_entry_and_merges_alertmanagers_when_asked(tmp_path, prom, alertmanager, cadvisors):
     """The user's alertmanagers entries stay; the role's target is added only where none lists it."""
     users_entry = {"timeout": "5s", "static_configs": [{"targets": ["127.0.0.1:9"]}]}
     config = yaml.safe_load(USER_CONFIG)
@@ -161,9 +185,9 @@ def test_adds_rule_files_entry_and_merges_alertmanagers_when_asked(tmp_path, pro
     target = alertmanager.url.split("//", 1)[1]
     extra = {
         "prometheus_alerts_alertmanager_targets": [target],
-        "prometheus_alerts_scrape_targets": ["10.1.1.1:9882"],
+        "prometheus_alerts_scrape_targets": [cadvisors[1].address],
     }
-    proc = run_role(tmp_path, "prometheus_alerts", role_vars(prom, **extra), brokers=BROKERS)
+    proc = run_role(tmp_path, "prometheus_alerts", role_vars(prom, **extra), brokers=prom.brokers)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     written = yaml.safe_load(prom.config_path.read_text())
     assert written["rule_files"] == ["rules/other.yml", "rules/*.yml"]
@@ -171,31 +195,31 @@ def test_adds_rule_files_entry_and_merges_alertmanagers_when_asked(tmp_path, pro
         "alert_relabel_configs": [{"action": "labeldrop", "regex": "replica"}],
         "alertmanagers": [users_entry, {"static_configs": [{"targets": [target]}]}],
     }
-    assert written["scrape_configs"][-1]["static_configs"] == [{"targets": ["10.1.1.1:9882"]}]
+    assert written["scrape_configs"][-1]["static_configs"] == [{"targets": [cadvisors[1].address]}]
     assert "kafka-alerts" in groups(prom)
     running = running_config(prom)["alerting"]["alertmanagers"]
     assert [am["static_configs"][0]["targets"] for am in running] == [["127.0.0.1:9"], [target]]
     # merged once: the next run changes nothing
-    proc = run_role(tmp_path, "prometheus_alerts", role_vars(prom, **extra), brokers=BROKERS)
+    proc = run_role(tmp_path, "prometheus_alerts", role_vars(prom, **extra), brokers=prom.brokers)
     assert proc.returncode == 0 and proc.recap["changed"] == 0, proc.stdout
 
     # a target the user's own entry already lists is not added again
     config["alerting"]["alertmanagers"] = [{"static_configs": [{"targets": ["127.0.0.1:9", target]}]}]
     prom.config_path.write_text(yaml.safe_dump(config, sort_keys=False))
-    proc = run_role(tmp_path, "prometheus_alerts", role_vars(prom, **extra), brokers=BROKERS)
+    proc = run_role(tmp_path, "prometheus_alerts", role_vars(prom, **extra), brokers=prom.brokers)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     alerting = yaml.safe_load(prom.config_path.read_text())["alerting"]
     assert alerting["alertmanagers"] == [{"static_configs": [{"targets": ["127.0.0.1:9", target]}]}]
 
 
 def test_an_alertmanager_that_does_not_answer_fails_before_any_change(tmp_path, prom, snapshot):
-    proc = run_role(tmp_path, "prometheus_alerts", role_vars(prom), brokers=BROKERS)
+    proc = run_role(tmp_path, "prometheus_alerts", role_vars(prom), brokers=prom.brokers)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     before_files = snapshot(prom.config_path.parent)
     before_running = prom.api("/api/v1/status/config")["data"]["yaml"]
     target = "127.0.0.1:%d" % free_port()  # nothing listens there
     extra = {"prometheus_alerts_alertmanager_targets": [target], "prometheus_alerts_wait_retries": 3}
-    proc = run_role(tmp_path, "prometheus_alerts", role_vars(prom, **extra), brokers=BROKERS)
+    proc = run_role(tmp_path, "prometheus_alerts", role_vars(prom, **extra), brokers=prom.brokers)
     assert proc.returncode != 0
     assert "No Alertmanager answers GET /-/ready at {0} (".format(target) in proc.stdout
     assert "Connection refused" in proc.stdout and "Nothing was changed." in proc.stdout
@@ -210,7 +234,7 @@ def test_replaces_the_runbooks_broken_rule_file(tmp_path, prom):
     prom.config_path.write_text(yaml.safe_dump(config, sort_keys=False))
     prom.reload()
     (prom.workdir / "rules" / "kafka-alerts.yml").write_text(SEED_BROKEN_RULES)
-    proc = run_role(tmp_path, "prometheus_alerts", role_vars(prom), brokers=BROKERS)
+    proc = run_role(tmp_path, "prometheus_alerts", role_vars(prom), brokers=prom.brokers)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert groups(prom)["kafka-alerts"] == sorted(ALERTS)
 
@@ -226,13 +250,13 @@ def test_replaces_the_runbooks_broken_rule_file(tmp_path, prom):
     ids=["invalid-promql", "invalid-regex", "invalid-for", "invalid-scrape-key"],
 )
 def test_bad_input_fails_clearly_and_changes_nothing(tmp_path, prom, snapshot, extra, message):
-    proc = run_role(tmp_path, "prometheus_alerts", role_vars(prom), brokers=BROKERS)
+    proc = run_role(tmp_path, "prometheus_alerts", role_vars(prom), brokers=prom.brokers)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     before_files = snapshot(prom.config_path.parent)
     before_running = prom.api("/api/v1/status/config")["data"]["yaml"]
     before_groups = groups(prom)
 
-    proc = run_role(tmp_path, "prometheus_alerts", role_vars(prom, **extra), brokers=BROKERS)
+    proc = run_role(tmp_path, "prometheus_alerts", role_vars(prom, **extra), brokers=prom.brokers)
     output = proc.stdout + proc.stderr
     assert proc.returncode != 0 and proc.recap["failed"] == 1
     assert message in output
@@ -249,7 +273,7 @@ def test_a_broken_rule_file_of_the_user_blocks_the_change(tmp_path, prom, snapsh
         'groups:\n  - name: b\n    rules:\n      - alert: B\n        expr: "sum("\n'
     )
     before = snapshot(prom.config_path.parent)
-    proc = run_role(tmp_path, "prometheus_alerts", role_vars(prom), brokers=BROKERS)
+    proc = run_role(tmp_path, "prometheus_alerts", role_vars(prom), brokers=prom.brokers)
     output = proc.stdout + proc.stderr
     assert proc.returncode != 0
     assert "promtool check config says" in output and "broken.yml" in output
@@ -260,7 +284,7 @@ def test_a_broken_rule_file_of_the_user_blocks_the_change(tmp_path, prom, snapsh
 
 def test_check_mode_validates_but_writes_nothing(tmp_path, prom, snapshot):
     before = snapshot(prom.config_path.parent)
-    proc = run_role(tmp_path, "prometheus_alerts", role_vars(prom), brokers=BROKERS, check=True)
+    proc = run_role(tmp_path, "prometheus_alerts", role_vars(prom), brokers=prom.brokers, check=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.recap["changed"] == 2  # the rule file and prometheus.yml would change
     assert snapshot(prom.config_path.parent) == before
@@ -269,7 +293,7 @@ def test_check_mode_validates_but_writes_nothing(tmp_path, prom, snapshot):
         tmp_path,
         "prometheus_alerts",
         role_vars(prom, prometheus_alerts_kafka_selector='id=~"("'),
-        brokers=BROKERS,
+        brokers=prom.brokers,
         check=True,
     )
     assert proc.returncode != 0 and "error parsing regexp" in proc.stdout
@@ -280,14 +304,14 @@ def test_missing_config_or_promtool_fails_clearly(tmp_path, prom):
         tmp_path,
         "prometheus_alerts",
         role_vars(prom, prometheus_alerts_config_file=str(tmp_path / "nope.yml")),
-        brokers=BROKERS,
+        brokers=prom.brokers,
     )
     assert proc.returncode != 0 and "nope.yml does not exist" in proc.stdout
     proc = run_role(
         tmp_path,
         "prometheus_alerts",
         role_vars(prom, prometheus_alerts_promtool="/nonexistent/promtool"),
-        brokers=BROKERS,
+        brokers=prom.brokers,
     )
     assert proc.returncode != 0 and "install promtool" in proc.stdout
     proc = run_role(tmp_path, "prometheus_alerts", role_vars(prom))
@@ -308,7 +332,7 @@ def test_kafka_container_down_fires_when_the_series_disappears_and_resolves(tmp_
             "prometheus_alerts_down_after": 3600,  # the static value never looks stale here
             "prometheus_alerts_down_for": "2s",
         }
-        proc = run_role(tmp_path, "prometheus_alerts", role_vars(prom, **extra), brokers=BROKERS)
+        proc = run_role(tmp_path, "prometheus_alerts", role_vars(prom, **extra), brokers=prom.brokers)
         assert proc.returncode == 0, proc.stdout + proc.stderr
         labels = {"job": "brokercontainer", "instance": cadvisor.address}
         wait_for(lambda: prom.value('up{job="brokercontainer"}') == 1, timeout=30, what="the cAdvisor scrape")
@@ -339,7 +363,9 @@ def test_promtool_by_name_is_resolved_as_the_user_outside_the_become_path(tmp_pa
     tools = str(Path(prometheus_binary("promtool")).parent)
     assert shutil.which("promtool", path=SECURE_PATH) is None, "the test needs a promtool outside secure_path"
     extra = {"prometheus_alerts_promtool": "promtool", "prometheus_alerts_promtool_dirs": ["/nonexistent", tools]}
-    proc = run_role(tmp_path, "prometheus_alerts", role_vars(prom, **extra), brokers=BROKERS, env={"PATH": SECURE_PATH})
+    proc = run_role(
+        tmp_path, "prometheus_alerts", role_vars(prom, **extra), brokers=prom.brokers, env={"PATH": SECURE_PATH}
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "{0}/promtool --version".format(tools) in proc.stdout
     assert groups(prom)["kafka-alerts"] == sorted(ALERTS)
@@ -349,7 +375,7 @@ def test_promtool_by_name_is_resolved_as_the_user_outside_the_become_path(tmp_pa
         tmp_path,
         "prometheus_alerts",
         role_vars(prom, prometheus_alerts_promtool="promtool", prometheus_alerts_promtool_dirs=["/nonexistent"]),
-        brokers=BROKERS,
+        brokers=prom.brokers,
         env={"PATH": SECURE_PATH},
     )
     assert proc.returncode != 0
@@ -369,7 +395,7 @@ def test_a_promtool_failing_without_output_is_never_reported_with_an_empty_reaso
     )
     silent.chmod(0o755)
     proc = run_role(
-        tmp_path, "prometheus_alerts", role_vars(prom, prometheus_alerts_promtool=str(silent)), brokers=BROKERS
+        tmp_path, "prometheus_alerts", role_vars(prom, prometheus_alerts_promtool=str(silent)), brokers=prom.brokers
     )
     assert proc.returncode != 0
     assert "promtool check rules exited with code 3 and printed nothing" in proc.stdout
@@ -379,9 +405,28 @@ def test_a_promtool_failing_without_output_is_never_reported_with_an_empty_reaso
     mute.write_text("#!/bin/sh\nexit 1\n")
     mute.chmod(0o755)
     proc = run_role(
-        tmp_path, "prometheus_alerts", role_vars(prom, prometheus_alerts_promtool=str(mute)), brokers=BROKERS
+        tmp_path, "prometheus_alerts", role_vars(prom, prometheus_alerts_promtool=str(mute)), brokers=prom.brokers
     )
     assert proc.returncode != 0
     expected = "'{0} --version' fails as {1} on localhost: it exited with code 1 and printed nothing".format(mute, USER)
     assert expected in proc.stdout, proc.stdout
     assert snapshot(prom.config_path.parent) == before
+
+
+def test_a_scrape_target_that_is_down_fails_naming_it_and_prometheus_last_error(tmp_path, prom):
+    """The job in the configuration is not enough: its target must be up (a closed port here)."""
+    port = free_port("127.0.0.2")  # nothing listens there
+    brokers = {"broker-x": {"ansible_host": "127.0.0.2", "cadvisor_port": port}}
+    proc = run_role(
+        tmp_path, "prometheus_alerts", role_vars(prom, prometheus_alerts_targets_timeout=10), brokers=brokers
+    )
+    assert proc.returncode != 0
+    target = "127.0.0.2:{0}".format(port)
+    sentence = (
+        "The scrape job brokercontainer is in Prometheus' configuration but"
+        ' up{{job="brokercontainer"}} is not 1 after 10 s: {0} is down ('.format(target)
+    )
+    assert sentence in proc.stdout, proc.stdout
+    assert "dial tcp {0}: connect: connection refused".format(target) in proc.stdout
+    # the rest was applied: the rules run
+    assert groups(prom)["kafka-alerts"] == sorted(ALERTS)
