@@ -7,6 +7,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import re
+
 from ansible.errors import AnsibleFilterError
 
 
@@ -26,10 +28,20 @@ def _outcomes(checked):
             continue
         failed = bool(result.get("failed"))
         message = result.get("msg") or ""
-        if not message and "status" in result:
-            message = "HTTP {0} from {1}".format(result["status"], result.get("url", result["item"].get("url", "")))
+        if "status" in result and failed:  # a GET (ansible.builtin.uri): what answered, or why nothing did
+            message = "GET {0}: {1}".format(result.get("url") or result["item"].get("url", ""), _http_reason(result))
         outcomes[result["item"].get("name")] = (failed, message)
     return outcomes
+
+
+def _http_reason(result):
+    """HTTP <status>, or the connection error (uri reports status -1 with urlopen's reason in msg)."""
+    status = result.get("status")
+    if isinstance(status, int) and status > 0:
+        return "HTTP {0}".format(status)
+    message = result.get("msg") or "no answer"
+    match = re.search(r"<urlopen error (?:\[Errno -?\d+\] )?(.*?)>", message)
+    return match.group(1) if match else message
 
 
 def broken_hops(results, hops, checked):

@@ -87,7 +87,7 @@ def test_skipped_hop_checks_are_passed_over_and_http_failures_say_the_status():
     )
     (entry,) = broken_hops([result("kafka_logs", "broker_logs")], HOPS, outcomes)
     assert entry["checked"] == ["collector"]
-    assert entry["evidence"] == "HTTP 503 from http://127.0.0.1:13133/"
+    assert entry["evidence"] == "GET http://127.0.0.1:13133/: HTTP 503"
 
 
 @pytest.mark.parametrize(
@@ -102,3 +102,15 @@ def test_skipped_hop_checks_are_passed_over_and_http_failures_say_the_status():
 def test_bad_input_is_one_clear_error(args, message):
     with pytest.raises(AnsibleFilterError, match=message):
         broken_hops(*args)
+
+
+def test_a_refused_get_says_connection_refused():
+    """ansible.builtin.uri's own words for a closed port, as seen in the lab with Loki stopped."""
+    refused = {
+        "failed": True,
+        "status": -1,
+        "url": "http://127.0.0.1:3100/ready",
+        "msg": "Status code was -1 and not [200]: Request failed: <urlopen error [Errno 111] Connection refused>",
+    }
+    (entry,) = broken_hops([result("kafka_logs", "broker_logs")], HOPS, checked(loki=refused))
+    assert (entry["hop"], entry["evidence"]) == ("Loki", "GET http://127.0.0.1:3100/ready: Connection refused")
