@@ -6,13 +6,21 @@ The Prometheus (tests/support/prometheus.py) is reloaded by the role through POS
 
 import re
 import shutil
+import subprocess
 import time
 from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.support.prometheus import MetricsTarget, free_port, prometheus_binary, start_prometheus, wait_for
+from tests.support.prometheus import (
+    MetricsTarget,
+    Prometheus,
+    free_port,
+    prometheus_binary,
+    start_prometheus,
+    wait_for,
+)
 
 from .conftest import USER, Alertmanager, run_role
 
@@ -430,3 +438,95 @@ def test_a_scrape_target_that_is_down_fails_naming_it_and_prometheus_last_error(
     assert "dial tcp {0}: connect: connection refused".format(target) in proc.stdout
     # the rest was applied: the rules run
     assert groups(prom)["kafka-alerts"] == sorted(ALERTS)
+
+
+def start_prometheus_without_lifecycle(workdir):
+    """A real Prometheus as the runbook starts it: no --web.enable-lifecycle, so POST /-/reload is a 403."""
+    workdir.mkdir(parents=True)
+    (workdir / "rules").mkdir()
+    (workdir / "rules" / "other.yml").write_text(OTHER_RULES)
+    config = workdir / "prometheus.yml"
+    config.write_text(USER_CONFIG)
+    port = free_port()
+    log_path = workdir / "prometheus.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [
+                prometheus_binary(),
+                "--config.file=%s" % config,
+                "--storage.tsdb.path=%s" % (workdir / "data"),
+                "--web.listen-address=127.0.0.1:%d" % port,
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=workdir,
+        )
+    server = Prometheus(process, port, workdir, config, log_path)
+    try:
+        wait_for(server.ready, timeout=60, what="Prometheus /-/ready")
+    except BaseException:
+        server.stop()
+        raise
+    return server
+
+
+def test_no_lifecycle_api_falls_back_to_restarting_the_unit_and_says_why_it_failed(tmp_path, cadvisors):
+    """The runbook's Prometheus has no --web.enable-lifecycle: POST /-/reload answers 403.
+
+    `auto` then restarts the unit with systemctl. This controller runs no systemd, so the restart
+    itself fails here: the role must say the whole story in one sentence (the lab proves the restart).
+    `http` fails with the advice to enable the lifecycle API.
+    """
+    prom = start_prometheus_without_lifecycle(tmp_path / "prometheus")
+    try:
+        prom.cadvisor_port = int(cadvisors[0].address.split(":")[1])
+        brokers = {"broker-a": {"ansible_host": "127.0.0.2"}}
+        service = "prometheus-dojo-test-unit"
+        extra = {"prometheus_alerts_reload_method": "auto", "prometheus_alerts_service": service}
+        proc = run_role(tmp_path, "prometheus_alerts", role_vars(prom, **extra), brokers=brokers)
+        assert proc.returncode != 0
+        expected = (
+            "Prometheus at {0} refuses POST /-/reload (HTTP 403: Lifecycle API is not enabled.:"
+            " no --web.enable-lifecycle), so the role restarts the user unit {1} of {2},"
+            " and systemctl restart failed: ".format(prom.url, service, USER)
+        )
+        assert expected in proc.stdout, proc.stdout
+        assert "Restart or reload the unit {0}".format(service) in proc.stdout  # systemctl was really tried
+        # the files are written and valid; Prometheus still runs the previous configuration
+        assert "brokercontainer" in prom.config_path.read_text()
+        assert "brokercontainer" not in prom.api("/api/v1/status/config")["data"]["yaml"]
+
+        proc = run_role(
+            tmp_path,
+            "prometheus_alerts",
+            role_vars(prom, prometheus_alerts_reload_method="http", prometheus_alerts_rules_file_name="kafka-2.yml"),
+            brokers=brokers,
+        )
+        assert proc.returncode != 0
+        assert (
+            "Prometheus at {0} did not reload the new configuration: it refuses POST /-/reload (HTTP 403:"
+            " Lifecycle API is not enabled.): its lifecycle API is off. Start it with --web.enable-lifecycle".format(
+                prom.url
+            )
+            in proc.stdout
+        ), proc.stdout
+    finally:
+        prom.stop()
+
+
+def test_readiness_wait_is_bounded_by_prometheus_alerts_ready_timeout(tmp_path, prom):
+    """/-/ready is awaited prometheus_alerts_ready_timeout seconds (a TSDB replay after a restart
+    can take minutes), then the role says what it saw."""
+    proc = run_role(tmp_path, "prometheus_alerts", role_vars(prom), brokers=prom.brokers)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    prom.stop()  # nothing answers any more
+    started = time.monotonic()
+    proc = run_role(
+        tmp_path, "prometheus_alerts", role_vars(prom, prometheus_alerts_ready_timeout=4), brokers=prom.brokers
+    )
+    elapsed = time.monotonic() - started
+    assert proc.returncode != 0
+    assert "Prometheus at {0} is not ready after 4 s (".format(prom.url) in proc.stdout, proc.stdout
+    assert "Connection refused" in proc.stdout
+    assert "prometheus_alerts_ready_timeout" in proc.stdout
+    assert elapsed < 60, "the wait was not bounded by prometheus_alerts_ready_timeout ({0:.0f} s)".format(elapsed)
