@@ -206,8 +206,17 @@ FAULTS = [
         "cadvisor-port-closed",
         "cAdvisor's port closed in firewalld on broker",
         "cadvisor",
-        inject=lambda f: ssh("broker", "sudo firewall-cmd --quiet --remove-port=9882/tcp"),
-        restore=lambda f: ssh("broker", "sudo firewall-cmd --quiet --add-port=9882/tcp"),
+        # firewalld keeps established connections, and Prometheus scrapes over one kept-alive
+        # connection: closing the port is seen only once the connections are dropped, which
+        # --complete-reload does (it resets connection tracking)
+        inject=lambda f: ssh(
+            "broker",
+            "sudo firewall-cmd --quiet --permanent --remove-port=9882/tcp"
+            " && sudo firewall-cmd --quiet --complete-reload",
+        ),
+        restore=lambda f: ssh(
+            "broker", "sudo firewall-cmd --quiet --permanent --add-port=9882/tcp && sudo firewall-cmd --quiet --reload"
+        ),
         settle=(cadvisor_samples_stale, "cAdvisor's last samples to be older than the checks' 2 minutes", 240),
     ),
     Fault(
