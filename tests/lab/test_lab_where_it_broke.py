@@ -207,16 +207,13 @@ FAULTS = [
         "cAdvisor's port closed in firewalld on broker",
         "cadvisor",
         # firewalld keeps established connections, and Prometheus scrapes over one kept-alive
-        # connection: closing the port is seen only once the connections are dropped, which
-        # --complete-reload does (it resets connection tracking)
+        # connection: the port closed is seen once that connection is gone (ss -K drops it)
         inject=lambda f: ssh(
             "broker",
-            "sudo firewall-cmd --quiet --permanent --remove-port=9882/tcp"
-            " && sudo firewall-cmd --quiet --complete-reload",
+            "sudo firewall-cmd --quiet --remove-port=9882/tcp"
+            " && sudo ss -K -tn state established '( sport = :9882 )' >/dev/null",
         ),
-        restore=lambda f: ssh(
-            "broker", "sudo firewall-cmd --quiet --permanent --add-port=9882/tcp && sudo firewall-cmd --quiet --reload"
-        ),
+        restore=lambda f: ssh("broker", "sudo firewall-cmd --quiet --add-port=9882/tcp"),
         settle=(cadvisor_samples_stale, "cAdvisor's last samples to be older than the checks' 2 minutes", 240),
     ),
     Fault(
