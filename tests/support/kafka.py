@@ -12,14 +12,15 @@ the storage is formatted with a new cluster id (`kafka-storage.sh format`), and 
 output goes to a log file whose tail is shown when it does not start. Ready when both client
 listeners answer a Kafka ApiVersions request (a stdlib probe, polled with a deadline: a KRaft
 broker enables its listeners only once the controller has unfenced it). Stopped with SIGTERM
-(a controlled shutdown), then SIGKILL, each with a deadline. Standard library only.
+(a controlled shutdown), then SIGKILL, each with a deadline (tests/support/processes.py).
+`start_kafka(join=broker)` starts a second, broker-only node of the same cluster (what a test needs to
+make a partition leaderless: its only replica on a broker that is then stopped). Standard library only.
 """
 
 import base64
 import contextlib
 import os
 import shutil
-import signal
 import socket
 import struct
 import subprocess
@@ -35,6 +36,7 @@ if str(HERE.parents[1]) not in sys.path:
     sys.path.insert(0, str(HERE.parents[1]))
 
 from tests.support import artifacts  # noqa: E402
+from tests.support.processes import stop_process  # noqa: E402
 
 SASL_USERNAME = "dojo"
 SASL_PASSWORD = "dojo-test-secret"  # test-only credential of the SASL listener's JAAS config
@@ -121,20 +123,21 @@ def java_major(java):
     return None
 
 
-def server_properties(host, ports, data_dir, extra=None):
+def server_properties(host, ports, data_dir, extra=None, *, node_id=1, join=False):
     """The broker's configuration: one KRaft node, PLAINTEXT + SASL_PLAINTEXT (PLAIN) listeners.
 
-    ports: (PLAINTEXT, SASL_PLAINTEXT, CONTROLLER)."""
+    ports: (PLAINTEXT, SASL_PLAINTEXT, CONTROLLER). With `join`, the node is a broker only (node.id
+    `node_id`) of the cluster whose controller listens on the CONTROLLER port: it has no controller
+    listener of its own."""
     port, sasl_port, controller_port = ports
     jaas = 'org.apache.kafka.common.security.plain.PlainLoginModule required user_{0}="{1}";'.format(
         SASL_USERNAME, SASL_PASSWORD
     )
+    listeners = "PLAINTEXT://{0}:{1},SASL_PLAINTEXT://{0}:{2}".format(host, port, sasl_port)
     props = {
-        "node.id": "1",
-        "process.roles": "broker,controller",
-        "listeners": "PLAINTEXT://{0}:{1},SASL_PLAINTEXT://{0}:{2},CONTROLLER://{0}:{3}".format(
-            host, port, sasl_port, controller_port
-        ),
+        "node.id": str(node_id),
+        "process.roles": "broker" if join else "broker,controller",
+        "listeners": listeners if join else listeners + ",CONTROLLER://{0}:{1}".format(host, controller_port),
         "advertised.listeners": "PLAINTEXT://{0}:{1},SASL_PLAINTEXT://{0}:{2}".format(host, port, sasl_port),
         "controller.listener.names": "CONTROLLER",
         "inter.broker.listener.name": "PLAINTEXT",
@@ -168,10 +171,12 @@ class KafkaBroker:
     work_dir: Path
     cluster_id: str
     version: str
+    node_id: int = 1
     sasl_username: str = SASL_USERNAME
     sasl_password: str = SASL_PASSWORD
     started_in: float = 0.0
     argv: list = field(default_factory=list)
+    env: dict = field(default_factory=dict)
     remove_work_dir: bool = False
 
     @property
@@ -198,27 +203,40 @@ class KafkaBroker:
         except OSError:
             return ""
 
-    def stop(self, timeout=30):
-        """SIGTERM (controlled shutdown), wait up to `timeout`, then SIGKILL. Returns the exit code."""
-        if self.process.poll() is None:
-            say("stopping (SIGTERM, then SIGKILL after {0:g} s) pid {1}".format(timeout, self.process.pid))
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                say("no exit {0:g} s after SIGTERM: SIGKILL".format(timeout))
-                self.process.kill()
-                self.process.wait(timeout=timeout)
+    def stop(self, timeout=30, keep_data=False):
+        """SIGTERM (controlled shutdown), wait up to `timeout`, then SIGKILL. Returns the exit code.
+
+        The log dirs are removed unless `keep_data` (then restart() brings the same broker back)."""
+        code = stop_process(
+            self.process, timeout=timeout, kill_timeout=timeout, say=say, name="broker {0}".format(self.node_id)
+        )
+        if keep_data:
+            return code
         if self.remove_work_dir:
             shutil.rmtree(self.work_dir, ignore_errors=True)
         else:
             shutil.rmtree(self.work_dir / "data", ignore_errors=True)
-        return self.process.returncode
+        return code
+
+    def restart(self, startup_timeout=90.0):
+        """Start a broker stopped with keep_data=True again (same node, ports, log dirs); returns once it answers."""
+        if self.process.poll() is None:
+            raise KafkaBrokerError("broker {0} is still running (pid {1})".format(self.node_id, self.process.pid))
+        started = time.monotonic()
+        _launch(self)
+        _wait_ready(self, started, startup_timeout)
 
 
-def start_kafka(host="127.0.0.1", *, work_dir=None, extra_properties=None, startup_timeout=90.0, env=None):
+def start_kafka(
+    host="127.0.0.1", *, work_dir=None, extra_properties=None, startup_timeout=90.0, env=None, join=None, node_id=None
+):
     """Format and start a one-node KRaft broker; return a KafkaBroker once both client listeners
-    answer ApiVersions (raises KafkaBrokerError otherwise, with the tail of the broker's log)."""
+    answer ApiVersions (raises KafkaBrokerError otherwise, with the tail of the broker's log).
+
+    join: a running KafkaBroker (started by this function without `join`): the new process is a
+    second broker of its cluster (same cluster id, its controller), node.id `node_id` (default: the
+    joined broker's + 1). It answers on its listeners once the controller has registered and
+    unfenced it. Stopping it leaves the partitions whose only replica it holds without a leader."""
     dist = artifacts.ensure("kafka")
     home = dist / "kafka"
     version = artifacts.Kafka().pom_property("kafka.version")
@@ -232,9 +250,25 @@ def start_kafka(host="127.0.0.1", *, work_dir=None, extra_properties=None, start
     data_dir = work_dir / "data"
     log_path = work_dir / "broker.log"
     config = work_dir / "server.properties"
-    port, sasl_port, controller_port = free_ports(3, host)
-    config.write_text(server_properties(host, (port, sasl_port, controller_port), data_dir, extra_properties))
-    cluster_id = new_cluster_id()
+    if join is None:
+        port, sasl_port, controller_port = free_ports(3, host)
+        cluster_id = new_cluster_id()
+        node_id = node_id or 1
+    else:
+        port, sasl_port = free_ports(2, host)
+        controller_port = join.controller_port
+        cluster_id = join.cluster_id
+        node_id = node_id or join.node_id + 1
+    config.write_text(
+        server_properties(
+            host,
+            (port, sasl_port, controller_port),
+            data_dir,
+            extra_properties,
+            node_id=node_id,
+            join=join is not None,
+        )
+    )
     proc_env = dict(os.environ)
     proc_env.setdefault("KAFKA_HEAP_OPTS", HEAP_OPTS)
     if os.environ.get("JAVA_HOME") is None:
@@ -265,27 +299,52 @@ def start_kafka(host="127.0.0.1", *, work_dir=None, extra_properties=None, start
         )
 
     argv = [str(home / "bin" / "kafka-server-start.sh"), str(config)]
-    with open(log_path, "ab") as log:
-        process = subprocess.Popen(
-            argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=proc_env, start_new_session=True
-        )
     broker = KafkaBroker(
         host=host,
         port=port,
         sasl_port=sasl_port,
         controller_port=controller_port,
-        process=process,
+        process=None,
         log_path=log_path,
         work_dir=work_dir,
         cluster_id=cluster_id,
         version=version,
+        node_id=node_id,
         argv=argv,
+        env=proc_env,
         remove_work_dir=remove,
     )
+    _launch(broker)
+    _wait_ready(broker, started, startup_timeout)
+    return broker
+
+
+def _launch(broker):
+    """Start the broker's process (its output appended to its log)."""
+    with open(broker.log_path, "ab") as log:
+        broker.process = subprocess.Popen(
+            broker.argv,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=broker.env,
+            start_new_session=True,
+        )
+
+
+def _wait_ready(broker, started, startup_timeout):
+    """Poll until both client listeners answer ApiVersions; stop the broker and raise KafkaBrokerError if not."""
+    process, log_path = broker.process, broker.log_path
     say(
-        "waiting up to {0:g} s for Apache Kafka {1} (pid {2}) to answer ApiVersions on {3} (PLAINTEXT) and {4} "
-        "(SASL_PLAINTEXT); log: {5}".format(
-            startup_timeout, version, process.pid, broker.bootstrap, broker.sasl_bootstrap, log_path
+        "waiting up to {0:g} s for Apache Kafka {1} node {2} (pid {3}) to answer ApiVersions on {4} (PLAINTEXT) and "
+        "{5} (SASL_PLAINTEXT); log: {6}".format(
+            startup_timeout,
+            broker.version,
+            broker.node_id,
+            process.pid,
+            broker.bootstrap,
+            broker.sasl_bootstrap,
+            log_path,
         )
     )
     limit = started + startup_timeout
@@ -300,14 +359,14 @@ def start_kafka(host="127.0.0.1", *, work_dir=None, extra_properties=None, start
                     code, broker.bootstrap, log_path, _tail(log_path)
                 )
             )
-        if api_versions_ok(host, port) and api_versions_ok(host, sasl_port):
+        if api_versions_ok(broker.host, broker.port) and api_versions_ok(broker.host, broker.sasl_port):
             broker.started_in = time.monotonic() - started
             say(
                 "ready in {0:.1f} s: {1} (PLAINTEXT), {2} (SASL_PLAINTEXT)".format(
                     broker.started_in, broker.bootstrap, broker.sasl_bootstrap
                 )
             )
-            return broker
+            return
         now = time.monotonic()
         if now >= limit:
             tail = _tail(log_path)

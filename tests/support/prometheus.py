@@ -16,7 +16,7 @@
 - It listens on a free 127.0.0.1 port; scrape and rule evaluation intervals default to 1 s so
   that alerts go pending -> firing within seconds.
 - `start_prometheus()` returns once GET /-/ready answers 200 (polled with a deadline), and
-  `Prometheus.stop()` sends SIGTERM and waits.
+  `Prometheus.stop()` sends SIGTERM and waits, then SIGKILL (tests/support/processes.py).
 - `wait_for(predicate, timeout)` polls with a deadline; never sleep a fixed time.
 """
 
@@ -24,7 +24,6 @@ import contextlib
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import threading
@@ -34,6 +33,8 @@ import urllib.parse
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+
+from tests.support.processes import stop_process
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -149,13 +150,7 @@ class Prometheus:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
     def stop(self, timeout=15):
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
+        stop_process(self.process, timeout=timeout, name="prometheus")
 
 
 def write_config(

@@ -1,5 +1,8 @@
 """A real Apache Kafka broker per test session, and a helper that runs the kafka_* modules through Ansible.
 
+The tracing tests get the real OpenTelemetry Collector (`collector`, one per test module) exporting to a
+span recorder (`sink`).
+
 DOJO_KAFKA_MODULE_PYTHON=/path/to/python runs the modules with another interpreter (for example
 Python 3.13 with Debian trixie's python3-kafka 2.0.2) while Ansible itself runs from the venv.
 """
@@ -11,6 +14,8 @@ import pytest
 
 from tests.support.ansible_run import run_module
 from tests.support.kafka import kafka_broker
+from tests.support.otelcol import running_collector
+from tests.support.trace_sink import TraceSink
 
 MODULE_PYTHON = os.environ.get("DOJO_KAFKA_MODULE_PYTHON")
 
@@ -66,3 +71,24 @@ def _assert_clean_failure(run, *fragments):
 def clean_failure():
     """clean_failure(run, "fragment", ...) -> msg; asserts a failure with those words and no traceback."""
     return _assert_clean_failure
+
+
+@pytest.fixture(scope="module")
+def sink():
+    receiver = TraceSink()
+    yield receiver
+    receiver.close()
+
+
+@pytest.fixture(scope="module")
+def collector(tmp_path_factory, sink):
+    """The real collector: OTLP/HTTP in, otlphttp (encoding json) out to the sink."""
+    exporters = {
+        "otlphttp": {
+            "endpoint": sink.url,
+            "encoding": "json",
+            "retry_on_failure": {"initial_interval": "200ms", "max_interval": "1s"},
+        }
+    }
+    with running_collector(tmp_path_factory.mktemp("otelcol"), exporters, {"traces": ["otlphttp"]}) as running:
+        yield running

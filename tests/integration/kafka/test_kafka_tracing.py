@@ -1,26 +1,19 @@
 """kafka_produce and kafka_consume as one trace, through the REAL OpenTelemetry Collector.
 
 Real parts: Apache Kafka (the session's broker), the OpenTelemetry Collector built here
-(tests/support/artifacts.py `otelcol`: otlp receiver on a free port, batch processor, otlphttp
-exporter with `encoding: json`, health_check extension), the modules run through Ansible. The
-collector exports to a small HTTP server of this test that records what arrives (as Tempo's
-OTLP/HTTP receiver would get it), so the test sees the spans after the collector has handled them.
+(tests/support/otelcol.py: otlp receiver on a free port, batch processor, otlphttp exporter with
+`encoding: json`, health_check extension), the modules run through Ansible. The
+collector exports to a small HTTP server that records what arrives (tests/support/trace_sink.py, as
+Tempo's OTLP/HTTP receiver would get it), so the test sees the spans after the collector has handled
+them (fixtures `collector` and `sink` in conftest.py).
 """
 
 import contextlib
-import gzip
-import json
-import signal
 import socket
-import subprocess
-import threading
 import time
-import urllib.request
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from tests.support import artifacts
 from tests.support.kafka import free_port
 
 SECRET = "Bearer otlp-secret-never-shown"
@@ -36,131 +29,6 @@ def wait_for(condition, timeout, what, interval=0.1):
         if time.monotonic() >= limit:
             raise TimeoutError("no {0} within {1:g} s".format(what, timeout))
         time.sleep(interval)
-
-
-class TraceSink:
-    """Receives the collector's OTLP/HTTP JSON exports on POST /v1/traces and keeps every span."""
-
-    def __init__(self):
-        self.requests = []
-        self.lock = threading.Lock()
-        sink = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                data = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                if self.headers.get("Content-Encoding") == "gzip":
-                    data = gzip.decompress(data)
-                with sink.lock:
-                    sink.requests.append((self.path, self.headers.get("Content-Type"), data))
-                answer = b"{}"
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(answer)))
-                self.end_headers()
-                self.wfile.write(answer)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = "http://127.0.0.1:{0}".format(self.server.server_address[1])
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self.thread.start()
-
-    def spans(self, trace_id):
-        """[(service.name, span)] of the trace, in arrival order."""
-        found = []
-        with self.lock:
-            requests = list(self.requests)
-        for path, content_type, data in requests:
-            assert path == "/v1/traces", path
-            assert content_type == "application/json", content_type  # encoding: json
-            for resource_spans in json.loads(data)["resourceSpans"]:
-                resource = {a["key"]: a["value"] for a in resource_spans["resource"]["attributes"]}
-                service = resource["service.name"]["stringValue"]
-                for scope_spans in resource_spans["scopeSpans"]:
-                    found.extend((service, s) for s in scope_spans["spans"] if s["traceId"] == trace_id)
-        return found
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-
-class Collector:
-    """One otelcol-dojo process: OTLP/HTTP in on a free port, otlphttp (JSON) out to the sink."""
-
-    def __init__(self, binary, workdir, traces_endpoint):
-        self.otlp_url = "http://127.0.0.1:{0}".format(free_port())
-        self.health_url = "http://127.0.0.1:{0}/".format(free_port())
-        config = {
-            "receivers": {"otlp": {"protocols": {"http": {"endpoint": self.otlp_url.split("//", 1)[1]}}}},
-            "processors": {"batch": {"timeout": "200ms"}},
-            "exporters": {
-                "otlphttp": {
-                    "endpoint": traces_endpoint,
-                    "encoding": "json",
-                    "retry_on_failure": {"initial_interval": "200ms", "max_interval": "1s"},
-                }
-            },
-            "extensions": {"health_check": {"endpoint": self.health_url.split("//", 1)[1].rstrip("/")}},
-            "service": {
-                "extensions": ["health_check"],
-                "pipelines": {"traces": {"receivers": ["otlp"], "processors": ["batch"], "exporters": ["otlphttp"]}},
-                # no internal metrics server: it would take :8888, which another collector may hold
-                "telemetry": {"metrics": {"level": "none"}},
-            },
-        }
-        config_path = workdir / "otelcol.yaml"
-        config_path.write_text(json.dumps(config, indent=2))  # JSON is YAML
-        self.log_path = workdir / "otelcol.log"
-        with open(self.log_path, "wb") as log:
-            self.process = subprocess.Popen(
-                [str(binary), "--config", str(config_path)], stdout=log, stderr=subprocess.STDOUT
-            )
-        print("==> otelcol: waiting up to 30 s for its health_check {0} to answer 200".format(self.health_url))
-        try:
-            wait_for(self.healthy, timeout=30, what="200 from the collector's health_check")
-        except TimeoutError:
-            self.stop()
-            raise
-
-    def healthy(self):
-        if self.process.poll() is not None:
-            raise RuntimeError("the collector exited (rc {0}): {1}".format(self.process.returncode, self.log()[-2000:]))
-        try:
-            with urllib.request.urlopen(self.health_url, timeout=2) as response:
-                return response.status == 200
-        except OSError:
-            return False
-
-    def log(self):
-        return self.log_path.read_text(errors="replace")
-
-    def stop(self):
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
-
-
-@pytest.fixture(scope="module")
-def sink():
-    receiver = TraceSink()
-    yield receiver
-    receiver.close()
-
-
-@pytest.fixture(scope="module")
-def collector(tmp_path_factory, sink):
-    binary = artifacts.ensure("otelcol") / "otelcol-dojo"
-    running = Collector(binary, tmp_path_factory.mktemp("otelcol"), sink.url)
-    yield running
-    running.stop()
 
 
 @pytest.fixture
