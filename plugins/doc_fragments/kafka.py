@@ -64,7 +64,7 @@ notes:
   - Runs on the managed host, which must reach the brokers (like C(kcat) in the runbook).
 """
 
-    # The OpenTelemetry options of kafka_produce and kafka_consume (argument spec: module_utils/otlp.py).
+    # The OpenTelemetry options of kafka_produce, kafka_consume and kafka_probe (argument spec: module_utils/otlp.py).
     OTLP = r"""
 options:
   otlp_endpoint:
@@ -75,7 +75,10 @@ options:
         JSON encoding. An endpoint that already ends with C(/v1/traces) is used as it is.
       - When omitted, no trace context is written or continued and nothing is exported.
       - An export that fails (connection refused, HTTP 4xx/5xx, no answer within O(otlp_timeout), spans
-        rejected) fails the module with a message naming the endpoint, after the messages were sent or read.
+        rejected) fails M(dojo.kafka_observability.kafka_produce) and M(dojo.kafka_observability.kafka_consume)
+        with a message naming the endpoint, after the messages were sent or read;
+        M(dojo.kafka_observability.kafka_probe) does not fail - it returns C(trace_exported=false) and the
+        reason in C(trace_error).
     type: str
   otlp_service_name:
     description:

@@ -352,13 +352,18 @@ class KafkaModuleHelper(object):
 
     def close(self):
         while self._clients:
-            client = self._clients.pop()
-            try:
-                with deadline(5, "closing the client"):
-                    client.close()
-            except Exception as exc:  # pylint: disable=broad-except
-                # the result is already decided; a client that does not close cleanly changes nothing
-                self.module.debug("closing a Kafka client failed: {0}".format(exc))
+            self.close_client(self._clients[-1])
+
+    def close_client(self, client, *args):
+        """Close one client now (args go to its close(): a producer's timeout, 0 drops what it still holds)."""
+        if client in self._clients:
+            self._clients.remove(client)
+        try:
+            with deadline(5, "closing the client"):
+                client.close(*args)
+        except Exception as exc:  # pylint: disable=broad-except
+            # the result is already decided; a client that does not close cleanly changes nothing
+            self.module.debug("closing a Kafka client failed: {0}".format(exc))
 
     def validate_topic(self, name, option="topic"):
         problem = validate_topic_name(name)

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to dojo.kafka_observability
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""W3C trace context and OTLP/HTTP JSON export of spans, for kafka_produce and kafka_consume.
+"""W3C trace context and OTLP/HTTP JSON export of spans, for kafka_produce, kafka_consume and kafka_probe.
 
 Standard library and Ansible's open_url only (no OpenTelemetry SDK on the managed host).
 Python 3.9 compatible (managed hosts may run RHEL 9's platform Python).
@@ -56,7 +56,7 @@ STATUS_ERROR = 2
 # spans per export request (a consumer that reads many traced runs sends them in a few requests)
 MAX_SPANS_PER_REQUEST = 500
 
-# The options of kafka_produce and kafka_consume (documented in doc_fragments/kafka.py, OTLP).
+# The options of kafka_produce, kafka_consume and kafka_probe (documented in doc_fragments/kafka.py, OTLP).
 OTLP_ARGUMENT_SPEC = dict(
     otlp_endpoint=dict(type="str"),
     otlp_service_name=dict(type="str", default="kafka-verification"),
