@@ -269,35 +269,54 @@ def to_message(record):
     )
 
 
+def seek_beginning(helper, consumer, tps, params):
+    consumer.seek_to_beginning(*tps)
+
+
+def seek_end(helper, consumer, tps, params):
+    consumer.seek_to_end(*tps)
+
+
+def seek_offset(helper, consumer, tps, params):
+    # a partition that ends before the offset is read from its end: a seek past the end would be
+    # out of range, which Kafka's consumer answers by resetting to the beginning
+    ends = consumer.end_offsets(tps)
+    for tp in tps:
+        end = ends.get(tp)
+        consumer.seek(tp, end if end is not None and params["offset"] > end else params["offset"])
+
+
+def seek_timestamp(helper, consumer, tps, params):
+    found = helper.call(
+        "looking up offsets for timestamp {0}".format(params["timestamp"]),
+        consumer.offsets_for_times,
+        dict((tp, params["timestamp"]) for tp in tps),
+    )
+    after_last = []
+    for tp in tps:
+        entry = (found or {}).get(tp)
+        # no message at or after the timestamp: kafka-python gives None (Kafka answers offset -1)
+        if entry is None or entry.offset < 0:
+            after_last.append(tp)
+        else:
+            consumer.seek(tp, entry.offset)
+    if after_last:
+        consumer.seek_to_end(*after_last)
+
+
+# where each value of `start` positions the consumer (committed: the group's offsets, nothing to seek)
+START_POSITIONS = {
+    "beginning": seek_beginning,
+    "end": seek_end,
+    "offset": seek_offset,
+    "timestamp": seek_timestamp,
+}
+
+
 def seek_start(helper, consumer, tps, params):
-    start = params["start"]
-    if start == "beginning":
-        consumer.seek_to_beginning(*tps)
-    elif start == "end":
-        consumer.seek_to_end(*tps)
-    elif start == "offset":
-        # a partition that ends before the offset is read from its end: a seek past the end would be
-        # out of range, which Kafka's consumer answers by resetting to the beginning
-        ends = consumer.end_offsets(tps)
-        for tp in tps:
-            end = ends.get(tp)
-            consumer.seek(tp, end if end is not None and params["offset"] > end else params["offset"])
-    elif start == "timestamp":
-        found = helper.call(
-            "looking up offsets for timestamp {0}".format(params["timestamp"]),
-            consumer.offsets_for_times,
-            dict((tp, params["timestamp"]) for tp in tps),
-        )
-        after_last = []
-        for tp in tps:
-            entry = (found or {}).get(tp)
-            # no message at or after the timestamp: kafka-python gives None (Kafka answers offset -1)
-            if entry is None or entry.offset < 0:
-                after_last.append(tp)
-            else:
-                consumer.seek(tp, entry.offset)
-        if after_last:
-            consumer.seek_to_end(*after_last)
+    seek = START_POSITIONS.get(params["start"])
+    if seek is not None:
+        seek(helper, consumer, tps, params)
 
 
 def join_hint(session_timeout):
@@ -349,41 +368,27 @@ def consumer_spans(params, contexts, start_ns, end_ns):
     return spans
 
 
-def main():
-    module = AnsibleModule(
-        argument_spec=kafka_argument_spec(
-            topic=dict(type="str", required=True),
-            start=dict(
-                type="str", default="beginning", choices=["beginning", "end", "offset", "timestamp", "committed"]
-            ),
-            offset=dict(type="int"),
-            timestamp=dict(type="int"),
-            partitions=dict(type="list", elements="int"),
-            group_id=dict(type="str"),
-            session_timeout=dict(type="float", default=6),
-            commit=dict(type="bool", default=True),
-            max_messages=dict(type="int", default=1000),
-            timeout=dict(type="float", default=10),
-            stop_at_end=dict(type="bool", default=True),
-            expect_count=dict(type="int"),
-            expect_contains=dict(type="list", elements="str"),
-            expect_regex=dict(type="str"),
-            **OTLP_ARGUMENT_SPEC,
-        ),
-        required_if=[
-            *KAFKA_COMMON_REQUIRED_IF,
-            ("start", "offset", ("offset",)),
-            ("start", "timestamp", ("timestamp",)),
-            ("start", "committed", ("group_id",)),
-        ],
-        required_together=KAFKA_COMMON_REQUIRED_TOGETHER,
-        mutually_exclusive=[("partitions", "group_id")],
-        supports_check_mode=True,
-    )
-    params = module.params
-    helper = KafkaModuleHelper(module)
-    topic = params["topic"]
-    helper.validate_topic(topic)
+ARGUMENT_SPEC = dict(
+    topic=dict(type="str", required=True),
+    start=dict(type="str", default="beginning", choices=["beginning", "end", "offset", "timestamp", "committed"]),
+    offset=dict(type="int"),
+    timestamp=dict(type="int"),
+    partitions=dict(type="list", elements="int"),
+    group_id=dict(type="str"),
+    session_timeout=dict(type="float", default=6),
+    commit=dict(type="bool", default=True),
+    max_messages=dict(type="int", default=1000),
+    timeout=dict(type="float", default=10),
+    stop_at_end=dict(type="bool", default=True),
+    expect_count=dict(type="int"),
+    expect_contains=dict(type="list", elements="str"),
+    expect_regex=dict(type="str"),
+)
+
+
+def check_options(helper, params):
+    """Fail before connecting on options that cannot work."""
+    helper.validate_topic(params["topic"])
     if params["max_messages"] < 1:
         helper.fail("max_messages must be at least 1, got {0}".format(params["max_messages"]))
     if params["timeout"] <= 0:
@@ -403,9 +408,10 @@ def main():
         problem = endpoint_problem(params["otlp_endpoint"])
         if problem:
             helper.fail(problem)
+
+
+def consumer_settings(params, request_timeout):
     group = params["group_id"]
-    session_ms = int(params["session_timeout"] * 1000)
-    request_ms = int(helper.timeout * 1000)
     settings = dict(
         group_id=group,
         enable_auto_commit=False,
@@ -416,160 +422,227 @@ def main():
         allow_auto_create_topics=False,
     )
     if group:
+        session_ms = int(params["session_timeout"] * 1000)
         settings.update(
             session_timeout_ms=session_ms,
             heartbeat_interval_ms=max(100, session_ms // 3),
             # kafka-python wants the request timeout above the session timeout
-            request_timeout_ms=max(request_ms, session_ms + 1000),
+            request_timeout_ms=max(int(request_timeout * 1000), session_ms + 1000),
         )
-    consumer = helper.connect(KafkaConsumer, **settings)
+    return settings
 
-    available = helper.call(
-        "fetching the partitions of topic {0!r}".format(topic), consumer.partitions_for_topic, topic
-    )
-    if not available:
-        helper.fail(
-            "topic {0!r} does not exist on Kafka broker(s) {1} (no partitions in the metadata)".format(
-                topic, ", ".join(params["bootstrap_servers"])
-            ),
-            messages=[],
-            count=0,
+
+class Reader(object):
+    """One read: the partitions taken (a group's or assigned ones, chosen from a map), the loop, the result."""
+
+    def __init__(self, helper, params):
+        self.helper = helper
+        self.module = helper.module
+        self.params = params
+        self.topic = params["topic"]
+        self.consumer = helper.connect(KafkaConsumer, **consumer_settings(params, helper.timeout))
+        self.messages = []
+        self.tps = []
+        self.reached_end = False
+        self.started = self.limit = self.started_ns = self.finished_ns = None
+        self.elapsed = None
+
+    def execute(self):
+        wanted = self.partitions_to_read()
+        self.started = time.monotonic()
+        self.started_ns = now_ns()
+        self.limit = self.started + self.params["timeout"]
+        membership = {
+            "group": self.join_group,
+            "assigned": self.assign,
+        }
+        membership["group" if self.params["group_id"] else "assigned"](wanted)
+        self.read()
+        committed = self.commit()
+        result = dict(
+            changed=committed,
+            messages=self.messages,
+            count=len(self.messages),
+            partitions=[tp.partition for tp in self.tps],
+            reached_end=self.reached_end,
+            committed=committed,
+            elapsed=self.elapsed,
         )
-    wanted = sorted(available)
-    if params["partitions"]:
-        unknown = sorted(set(params["partitions"]) - set(available))
-        if unknown:
-            helper.fail(
-                "topic {0!r} has partitions {1}; it has no partition {2}".format(
-                    topic, ", ".join(str(p) for p in wanted), ", ".join(str(p) for p in unknown)
-                )
+        export_failure = self.export(result) if self.params["otlp_endpoint"] else None
+        self.finish(result, export_failure)
+
+    def partitions_to_read(self):
+        params, topic = self.params, self.topic
+        available = self.helper.call(
+            "fetching the partitions of topic {0!r}".format(topic), self.consumer.partitions_for_topic, topic
+        )
+        if not available:
+            self.helper.fail(
+                "topic {0!r} does not exist on Kafka broker(s) {1} (no partitions in the metadata)".format(
+                    topic, ", ".join(params["bootstrap_servers"])
+                ),
+                messages=[],
+                count=0,
             )
-        wanted = sorted(set(params["partitions"]))
+        wanted = sorted(available)
+        if params["partitions"]:
+            unknown = sorted(set(params["partitions"]) - set(available))
+            if unknown:
+                self.helper.fail(
+                    "topic {0!r} has partitions {1}; it has no partition {2}".format(
+                        topic, ", ".join(str(p) for p in wanted), ", ".join(str(p) for p in unknown)
+                    )
+                )
+            wanted = sorted(set(params["partitions"]))
+        return wanted
 
-    started = time.monotonic()
-    started_ns = now_ns()
-    limit = started + params["timeout"]
-    messages = []
-    if group:
-        consumer.subscribe([topic])
+    def join_group(self, wanted):
+        """Subscribe as the group; what the first polls return counts with start=committed."""
+        params, group = self.params, self.params["group_id"]
+        self.consumer.subscribe([self.topic])
         early = []
-        while not consumer.assignment() and time.monotonic() < limit:
-            batch = helper.call(
+        while not self.consumer.assignment() and time.monotonic() < self.limit:
+            batch = self.helper.call(
                 "joining consumer group {0!r}".format(group),
-                consumer.poll,
+                self.consumer.poll,
                 timeout_ms=200,
                 _hint=join_hint(params["session_timeout"]),
             )
             for records in (batch or {}).values():
                 early.extend(records)
-        tps = sorted(consumer.assignment(), key=lambda tp: tp.partition)
-        if not tps:
-            helper.fail(
+        self.tps = sorted(self.consumer.assignment(), key=lambda tp: tp.partition)
+        if not self.tps:
+            self.helper.fail(
                 "joining consumer group {0!r} got no partitions of topic {1!r} within {2:g} s (timeout): other "
                 "members of the group may hold them all, or the group is still rebalancing".format(
-                    group, topic, params["timeout"]
+                    group, self.topic, params["timeout"]
                 ),
                 messages=[],
                 count=0,
             )
         if params["start"] == "committed":
-            messages.extend(to_message(r) for r in early)
+            self.messages.extend(to_message(r) for r in early)
         else:
-            helper.call("positioning the consumer", seek_start, helper, consumer, tps, params)
-    else:
-        tps = [TopicPartition(topic, p) for p in wanted]
-        consumer.assign(tps)
-        helper.call("positioning the consumer", seek_start, helper, consumer, tps, params)
+            self.helper.call("positioning the consumer", seek_start, self.helper, self.consumer, self.tps, params)
 
-    ends = helper.call("reading end offsets", consumer.end_offsets, tps) if params["stop_at_end"] else {}
+    def assign(self, wanted):
+        self.tps = [TopicPartition(self.topic, p) for p in wanted]
+        self.consumer.assign(self.tps)
+        self.helper.call("positioning the consumer", seek_start, self.helper, self.consumer, self.tps, self.params)
 
-    def at_end():
+    def at_end(self, ends):
         """Every partition read up to the end offset it had when reading started."""
-        return params["stop_at_end"] and all(
-            helper.call("reading positions", consumer.position, tp) >= ends.get(tp, 0) for tp in tps
+        return self.params["stop_at_end"] and all(
+            self.helper.call("reading positions", self.consumer.position, tp) >= ends.get(tp, 0) for tp in self.tps
         )
 
-    reached_end = False
-    while len(messages) < params["max_messages"]:
-        if at_end():
-            reached_end = True
-            break
-        remaining = limit - time.monotonic()
-        if remaining <= 0:
-            break
-        batch = helper.call(
-            "reading messages",
-            consumer.poll,
-            timeout_ms=int(min(remaining, POLL_SECONDS) * 1000),
-            max_records=params["max_messages"] - len(messages),
+    def read(self):
+        params, most = self.params, self.params["max_messages"]
+        ends = (
+            self.helper.call("reading end offsets", self.consumer.end_offsets, self.tps)
+            if params["stop_at_end"]
+            else {}
         )
-        for records in (batch or {}).values():
-            messages.extend(to_message(record) for record in records)
-    if len(messages) >= params["max_messages"] and not reached_end:
-        reached_end = at_end()
-    messages = messages[: params["max_messages"]]
-    elapsed = round(time.monotonic() - started, 3)
-    finished_ns = now_ns()
+        while len(self.messages) < most:
+            if self.at_end(ends):
+                self.reached_end = True
+                break
+            remaining = self.limit - time.monotonic()
+            if remaining <= 0:
+                break
+            batch = self.helper.call(
+                "reading messages",
+                self.consumer.poll,
+                timeout_ms=int(min(remaining, POLL_SECONDS) * 1000),
+                max_records=most - len(self.messages),
+            )
+            for records in (batch or {}).values():
+                self.messages.extend(to_message(record) for record in records)
+        if len(self.messages) >= most and not self.reached_end:
+            self.reached_end = self.at_end(ends)
+        self.messages = self.messages[:most]
+        self.elapsed = round(time.monotonic() - self.started, 3)
+        self.finished_ns = now_ns()
 
-    committed = False
-    if group and params["commit"] and messages and not module.check_mode:
-        helper.call("committing offsets for group {0!r}".format(group), consumer.commit)
-        committed = True
+    def commit(self):
+        group = self.params["group_id"]
+        if group and self.params["commit"] and self.messages and not self.module.check_mode:
+            self.helper.call("committing offsets for group {0!r}".format(group), self.consumer.commit)
+            return True
+        return False
 
-    result = dict(
-        changed=committed,
-        messages=messages,
-        count=len(messages),
-        partitions=[tp.partition for tp in tps],
-        reached_end=reached_end,
-        committed=committed,
-        elapsed=elapsed,
-    )
-    export_failure = None
-    if params["otlp_endpoint"]:
-        contexts = trace_contexts(messages)
+    def export(self, result):
+        """Continue the traces of the messages read; returns the export failure's sentence, or None."""
+        params = self.params
+        contexts = trace_contexts(self.messages)
         result["trace_ids"] = list(dict.fromkeys(trace_id for trace_id, _parent in contexts))
         result["exported_spans"] = 0
-        if contexts and not module.check_mode:
-            try:
-                result["exported_spans"] = export_spans(
-                    params["otlp_endpoint"],
-                    params["otlp_service_name"],
-                    consumer_spans(params, contexts, started_ns, finished_ns),
-                    headers=params["otlp_headers"],
-                    timeout=params["otlp_timeout"],
-                )
-            except OtlpError as exc:
-                export_failure = (
-                    "the {0} messages were read from topic {1!r}, but the consumer spans of their {2} trace(s) "
-                    "were not exported: {3}".format(len(messages), topic, len(result["trace_ids"]), exc)
-                )
-    problems = check_expectations(
-        [m["value"] for m in messages], params["expect_count"], params["expect_contains"], params["expect_regex"]
-    )
-    if problems:
-        why = (
-            ""
-            if reached_end or not params["stop_at_end"]
-            else " (stopped after {0:g} s or {1} messages before the end)".format(
-                params["timeout"], params["max_messages"]
+        if not contexts or self.module.check_mode:
+            return None
+        try:
+            result["exported_spans"] = export_spans(
+                params["otlp_endpoint"],
+                params["otlp_service_name"],
+                consumer_spans(params, contexts, self.started_ns, self.finished_ns),
+                headers=params["otlp_headers"],
+                timeout=params["otlp_timeout"],
             )
+        except OtlpError as exc:
+            return (
+                "the {0} messages were read from topic {1!r}, but the consumer spans of their {2} trace(s) "
+                "were not exported: {3}".format(len(self.messages), self.topic, len(result["trace_ids"]), exc)
+            )
+        return None
+
+    def finish(self, result, export_failure):
+        params = self.params
+        problems = check_expectations(
+            [m["value"] for m in self.messages],
+            params["expect_count"],
+            params["expect_contains"],
+            params["expect_regex"],
         )
-        helper.fail(
-            "expectations not met on topic {0!r} (start: {1}): {2}; {3}{4}{5}".format(
-                topic,
-                params["start"],
-                "; ".join(problems),
-                describe_found(messages),
-                why,
-                "; also, " + export_failure if export_failure else "",
-            ),
-            problems=problems,
-            **result,
-        )
-    if export_failure:
-        helper.fail(export_failure, **result)
-    helper.exit(**result)
+        if problems:
+            why = (
+                ""
+                if self.reached_end or not params["stop_at_end"]
+                else " (stopped after {0:g} s or {1} messages before the end)".format(
+                    params["timeout"], params["max_messages"]
+                )
+            )
+            self.helper.fail(
+                "expectations not met on topic {0!r} (start: {1}): {2}; {3}{4}{5}".format(
+                    self.topic,
+                    params["start"],
+                    "; ".join(problems),
+                    describe_found(self.messages),
+                    why,
+                    "; also, " + export_failure if export_failure else "",
+                ),
+                problems=problems,
+                **result,
+            )
+        if export_failure:
+            self.helper.fail(export_failure, **result)
+        self.helper.exit(**result)
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=kafka_argument_spec(**dict(ARGUMENT_SPEC, **OTLP_ARGUMENT_SPEC)),
+        required_if=[
+            *KAFKA_COMMON_REQUIRED_IF,
+            ("start", "offset", ("offset",)),
+            ("start", "timestamp", ("timestamp",)),
+            ("start", "committed", ("group_id",)),
+        ],
+        required_together=KAFKA_COMMON_REQUIRED_TOGETHER,
+        mutually_exclusive=[("partitions", "group_id")],
+        supports_check_mode=True,
+    )
+    helper = KafkaModuleHelper(module)
+    check_options(helper, module.params)
+    Reader(helper, module.params).execute()
 
 
 if __name__ == "__main__":

@@ -322,6 +322,129 @@ class RunTrace(object):
         )
 
 
+def check_options(helper, params):
+    """Fail before connecting on options that cannot work."""
+    helper.validate_topic(params["topic"])
+    if params["count"] < 0:
+        helper.fail("count must be 0 or more, got {0}".format(params["count"]))
+    if params["interval"] < 0:
+        helper.fail("interval must be 0 or more seconds, got {0}".format(params["interval"]))
+    if params["delivery_timeout"] <= 0:
+        helper.fail("delivery_timeout must be more than 0 seconds, got {0}".format(params["delivery_timeout"]))
+    check_tracing(helper, params)
+    try:
+        # render the first message now: a bad template fails before anything is sent
+        build_messages(params, 1)
+    except ValueError as exc:
+        helper.fail(str(exc))
+
+
+def acknowledged(sent_futures):
+    return sum(1 for dummy, f in sent_futures if f.is_done and f.succeeded())
+
+
+class Sender(object):
+    """One run: the reachability check (kcat -L), the sends, the deliveries, the trace."""
+
+    def __init__(self, helper, params):
+        self.helper = helper
+        self.params = params
+        self.topic = params["topic"]
+        self.count = params["count"]
+        self.producer = None
+        self.trace = None
+        self.sent_futures = []
+
+    def topic_partitions(self):
+        """The runbook's `kcat -L` before the loop: the broker answers and knows the topic."""
+        self.producer = self.helper.connect(KafkaProducer, **producer_settings(self.params))
+        try:
+            with deadline(self.helper.timeout + 1, "fetching metadata"):
+                partitions = self.producer.partitions_for(self.topic)
+        except KafkaDeadlineExceeded as exc:
+            self.helper.fail(self.helper.connection_failure(exc, "get metadata from"), sent=0, topic=self.topic)
+        except Exception as exc:  # pylint: disable=broad-except
+            missing_topic_failure(self.helper, self.topic, exc)
+        return len(partitions or ())
+
+    def fail_send(self, index, reason):
+        """The one failure of a send: message #index could not be sent (and the span, when traced)."""
+        acked = acknowledged(self.sent_futures)
+        msg = "message #{0} to topic {1!r} could not be sent: {2} ({3} of {4} messages acknowledged)".format(
+            index, self.topic, reason, acked, self.count
+        )
+        extra = {}
+        if self.trace:
+            extra = self.trace.ids()
+            try:
+                extra["exported_spans"] = self.trace.export(index, error=msg)
+            except OtlpError as exc:
+                extra["exported_spans"] = 0
+                msg += "; the span of trace {0} could not be exported either: {1}".format(self.trace.trace_id, exc)
+        self.helper.fail(msg, failed_index=index, sent=acked, topic=self.topic, **extra)
+
+    def send_all(self):
+        """Send the messages and wait for their acknowledgements; returns the seconds it took."""
+        params = self.params
+        self.trace = RunTrace(params) if params["otlp_endpoint"] else None
+        traceparent = self.trace.traceparent if self.trace else None
+        delivery_timeout = float(params["delivery_timeout"])
+        started = time.monotonic()
+        index = 0
+        try:
+            for index in range(1, self.count + 1):
+                value, key, headers = build_messages(params, index, traceparent)
+                future = self.producer.send(self.topic, value=value, key=key, headers=headers or None)
+                self.sent_futures.append((index, future))
+                if params["interval"] > 0:
+                    # paced like the runbook: each message acknowledged before the pause
+                    future.get(timeout=delivery_timeout)
+                    if index < self.count:
+                        time.sleep(params["interval"])
+            with deadline(delivery_timeout + self.helper.timeout + 5, "waiting for acknowledgements"):
+                self.producer.flush(timeout=delivery_timeout)
+        except Exception as exc:  # pylint: disable=broad-except
+            failed = next((i for i, f in self.sent_futures if f.is_done and f.failed()), None)
+            if failed is None:
+                failed = next((i for i, f in self.sent_futures if not f.is_done), index)
+            reason = (
+                "no answer within the delivery timeout" if isinstance(exc, KafkaDeadlineExceeded) else error_text(exc)
+            )
+            if is_connection_error(exc):
+                reason += "; the broker stopped answering"
+            self.fail_send(failed, reason)
+        return time.monotonic() - started
+
+    def deliveries(self):
+        """(partition, offset) of every message; the first one not acknowledged fails the run."""
+        delivery_timeout = float(self.params["delivery_timeout"])
+        found = []
+        for index, future in self.sent_futures:
+            if not future.is_done or future.failed():
+                reason = (
+                    error_text(future.exception)
+                    if future.is_done
+                    else "not acknowledged within {0:g} s".format(delivery_timeout)
+                )
+                self.fail_send(index, reason)
+            metadata = future.value
+            found.append((metadata.partition, metadata.offset))
+        return found
+
+    def export(self, result):
+        """Export the run's span into the result; a failed export fails the module (the messages were sent)."""
+        result.update(self.trace.ids())
+        try:
+            result["exported_spans"] = self.trace.export(result["sent"])
+        except OtlpError as exc:
+            result["exported_spans"] = 0
+            self.helper.fail(
+                "the {0} messages were sent to topic {1!r} and acknowledged, but the span of their trace {2} "
+                "was not exported: {3}".format(result["sent"], self.topic, self.trace.trace_id, exc),
+                **result,
+            )
+
+
 def main():
     module = AnsibleModule(
         argument_spec=kafka_argument_spec(
@@ -342,91 +465,14 @@ def main():
     )
     params = module.params
     helper = KafkaModuleHelper(module)
-    topic = params["topic"]
-    helper.validate_topic(topic)
-    count = params["count"]
-    if count < 0:
-        helper.fail("count must be 0 or more, got {0}".format(count))
-    if params["interval"] < 0:
-        helper.fail("interval must be 0 or more seconds, got {0}".format(params["interval"]))
-    if params["delivery_timeout"] <= 0:
-        helper.fail("delivery_timeout must be more than 0 seconds, got {0}".format(params["delivery_timeout"]))
-    check_tracing(helper, params)
-    try:
-        # render the first message now: a bad template fails before anything is sent
-        build_messages(params, 1)
-    except ValueError as exc:
-        helper.fail(str(exc))
-
-    # the runbook's `kcat -L` before the loop: the broker answers and knows the topic
-    producer = helper.connect(KafkaProducer, **producer_settings(params))
-    try:
-        with deadline(helper.timeout + 1, "fetching metadata"):
-            partitions = producer.partitions_for(topic)
-    except KafkaDeadlineExceeded as exc:
-        helper.fail(helper.connection_failure(exc, "get metadata from"), sent=0, topic=topic)
-    except Exception as exc:  # pylint: disable=broad-except
-        missing_topic_failure(helper, topic, exc)
-    topic_partitions = len(partitions or ())
-
+    check_options(helper, params)
+    sender = Sender(helper, params)
+    topic, count = params["topic"], params["count"]
+    topic_partitions = sender.topic_partitions()
     if module.check_mode:
         helper.exit(changed=count > 0, sent=0, would_send=count, topic=topic, topic_partitions=topic_partitions)
-
-    trace = RunTrace(params) if params["otlp_endpoint"] else None
-    traceparent = trace.traceparent if trace else None
-
-    def failed_send(index, reason, acked):
-        msg = "message #{0} to topic {1!r} could not be sent: {2} ({3} of {4} messages acknowledged)".format(
-            index, topic, reason, acked, count
-        )
-        extra = {}
-        if trace:
-            extra = trace.ids()
-            try:
-                extra["exported_spans"] = trace.export(index, error=msg)
-            except OtlpError as exc:
-                extra["exported_spans"] = 0
-                msg += "; the span of trace {0} could not be exported either: {1}".format(trace.trace_id, exc)
-        helper.fail(msg, failed_index=index, sent=acked, topic=topic, **extra)
-
-    delivery_timeout = float(params["delivery_timeout"])
-    sent_futures = []
-    started = time.monotonic()
-    index = 0
-    try:
-        for index in range(1, count + 1):
-            value, key, headers = build_messages(params, index, traceparent)
-            future = producer.send(topic, value=value, key=key, headers=headers or None)
-            sent_futures.append((index, future))
-            if params["interval"] > 0:
-                # paced like the runbook: each message acknowledged before the pause
-                future.get(timeout=delivery_timeout)
-                if index < count:
-                    time.sleep(params["interval"])
-        with deadline(delivery_timeout + helper.timeout + 5, "waiting for acknowledgements"):
-            producer.flush(timeout=delivery_timeout)
-    except Exception as exc:  # pylint: disable=broad-except
-        failed = next((i for i, f in sent_futures if f.is_done and f.failed()), None)
-        if failed is None:
-            failed = next((i for i, f in sent_futures if not f.is_done), index)
-        reason = "no answer within the delivery timeout" if isinstance(exc, KafkaDeadlineExceeded) else error_text(exc)
-        if is_connection_error(exc):
-            reason += "; the broker stopped answering"
-        failed_send(failed, reason, sum(1 for dummy, f in sent_futures if f.is_done and f.succeeded()))
-    finished = time.monotonic()
-
-    deliveries = []
-    for index, future in sent_futures:
-        if not future.is_done or future.failed():
-            reason = (
-                error_text(future.exception)
-                if future.is_done
-                else "not acknowledged within {0:g} s".format(delivery_timeout)
-            )
-            failed_send(index, reason, sum(1 for dummy, f in sent_futures if f.is_done and f.succeeded()))
-        metadata = future.value
-        deliveries.append((metadata.partition, metadata.offset))
-    duration = finished - started
+    duration = sender.send_all()
+    deliveries = sender.deliveries()
     result = dict(
         changed=count > 0,
         sent=len(deliveries),
@@ -436,17 +482,8 @@ def main():
         duration=round(duration, 6),
         rate=round(len(deliveries) / duration, 1) if duration > 0 else None,
     )
-    if trace:
-        result.update(trace.ids())
-        try:
-            result["exported_spans"] = trace.export(len(deliveries))
-        except OtlpError as exc:
-            result["exported_spans"] = 0
-            helper.fail(
-                "the {0} messages were sent to topic {1!r} and acknowledged, but the span of their trace {2} "
-                "was not exported: {3}".format(len(deliveries), topic, trace.trace_id, exc),
-                **result,
-            )
+    if sender.trace:
+        sender.export(result)
     helper.exit(**result)
 
 

@@ -133,6 +133,180 @@ def topic_view(name, partitions, replication_factor, config):
     return dict(name=name, partitions=partitions, replication_factor=replication_factor, config=dict(config))
 
 
+def wanted_config(params):
+    """The config option as Kafka's strings (YAML true/false would become "True"/"False", which Kafka rejects)."""
+    config = params["config"] or {}
+    wanted = dict((str(k), "" if v is None else str(v)) for k, v in config.items())
+    for key, value in config.items():
+        if isinstance(value, bool):
+            wanted[str(key)] = "true" if value else "false"
+    return wanted
+
+
+def check_options(helper, params):
+    """Fail before connecting on options that cannot work."""
+    helper.validate_topic(params["name"])
+    if params["partitions"] < 1:
+        helper.fail("partitions must be at least 1, got {0}".format(params["partitions"]))
+    if params["replication_factor"] is not None and params["replication_factor"] < 1:
+        helper.fail("replication_factor must be at least 1, got {0}".format(params["replication_factor"]))
+
+
+class TopicManager(object):
+    """Brings the topic to the state asked for: make_present or make_absent, chosen from a state map."""
+
+    def __init__(self, helper, params):
+        self.helper = helper
+        self.module = helper.module
+        self.params = params
+        self.name = params["name"]
+        self.wanted_config = wanted_config(params)
+        self.admin = helper.admin()
+        self.current = describe_topics(helper, self.admin).get(self.name)
+        self.actions = []
+        self.before = {}
+        self.after = {}
+
+    def execute(self):
+        states_map = {
+            "present": self.make_present,
+            "absent": self.make_absent,
+        }
+        states_map[self.params["state"]]()
+        result = dict(changed=bool(self.actions), actions=self.actions, topic=self.after)
+        if self.module._diff:
+            result["diff"] = dict(before=self.before, after=self.after)
+        self.helper.exit(**result)
+
+    def wait_or_warn(self, warning, **expected):
+        """Poll the metadata until it shows the change; warn (`warning` + how long) when it does not."""
+        if not wait_for_topic(self.helper, self.admin, self.name, **expected):
+            self.module.warn("{0} after {1:g} s".format(warning, self.helper.timeout))
+
+    def make_absent(self):
+        if self.current is None:
+            return
+        self.before = topic_view(self.name, self.current["partition_count"], self.current["replication_factor"], {})
+        self.actions.append("delete topic {0!r}".format(self.name))
+        if self.module.check_mode:
+            return
+        self.helper.call(
+            "deleting topic {0!r}".format(self.name),
+            self.admin.delete_topics,
+            [self.name],
+            timeout_ms=int(self.helper.timeout * 1000),
+        )
+        self.wait_or_warn("topic {0!r} was deleted but still shows in the metadata".format(self.name), present=False)
+
+    def make_present(self):
+        if self.current is None:
+            self.create()
+        else:
+            self.update()
+
+    def create(self):
+        name, partitions = self.name, self.params["partitions"]
+        replication = self.params["replication_factor"] or 1
+        config = self.wanted_config
+        self.actions.append(
+            "create topic {0!r} with {1} partitions, replication factor {2}{3}".format(
+                name, partitions, replication, ", config " + repr(config) if config else ""
+            )
+        )
+        self.after = topic_view(name, partitions, replication, config)
+        if self.module.check_mode:
+            return
+        new_topic = NewTopic(name=name, num_partitions=partitions, replication_factor=replication, topic_configs=config)
+        self.helper.call(
+            "creating topic {0!r}".format(name),
+            self.admin.create_topics,
+            [new_topic],
+            timeout_ms=int(self.helper.timeout * 1000),
+        )
+        self.wait_or_warn(
+            "topic {0!r} was created but its partitions have no leader".format(name), partitions=partitions
+        )
+
+    def update(self):
+        current_config = describe_topic_config(self.helper, self.admin, self.name)
+        self.before = topic_view(
+            self.name,
+            self.current["partition_count"],
+            self.current["replication_factor"],
+            dict((k, current_config[k]["value"]) for k in self.wanted_config if k in current_config),
+        )
+        self.after = dict(self.before, config=dict(self.before["config"]))
+        self.refuse_what_kafka_cannot_change()
+        if self.params["partitions"] > self.current["partition_count"]:
+            self.add_partitions()
+        self.set_config(current_config)
+
+    def refuse_what_kafka_cannot_change(self):
+        name, have, partitions = self.name, self.current["partition_count"], self.params["partitions"]
+        if partitions < have:
+            self.helper.fail(
+                "cannot decrease the partitions of topic {0!r} from {1} to {2}: Kafka cannot remove "
+                "partitions (delete and re-create the topic, losing its messages, to have fewer)".format(
+                    name, have, partitions
+                ),
+                topic=self.before,
+            )
+        wanted_rf, current_rf = self.params["replication_factor"], self.current["replication_factor"]
+        if wanted_rf is not None and wanted_rf != current_rf:
+            self.helper.fail(
+                "topic {0!r} has replication factor {1}, not {2}: this module does not change the replication "
+                "factor of an existing topic (that needs a partition reassignment)".format(name, current_rf, wanted_rf),
+                topic=self.before,
+            )
+
+    def add_partitions(self):
+        """CreatePartitions (validate_only in check mode: the broker checks it without adding them)."""
+        name, have, partitions = self.name, self.current["partition_count"], self.params["partitions"]
+        self.actions.append("add partitions to topic {0!r}: {1} -> {2}".format(name, have, partitions))
+        self.after["partitions"] = partitions
+        try:
+            self.admin.create_partitions(
+                {name: NewPartitions(total_count=partitions)},
+                timeout_ms=int(self.helper.timeout * 1000),
+                validate_only=self.module.check_mode,
+            )
+        except Exception as exc:  # pylint: disable=broad-except
+            self.helper.fail(
+                "cannot increase the partitions of topic {0!r} from {1} to {2}: {3}".format(
+                    name, have, partitions, error_text(exc)
+                ),
+                topic=self.before,
+            )
+        if not self.module.check_mode:
+            self.wait_or_warn(
+                "partitions were added to {0!r} but do not show in the metadata".format(name), partitions=partitions
+            )
+
+    def set_config(self, current_config):
+        changes = dict(
+            (k, v) for k, v in self.wanted_config.items() if k not in current_config or current_config[k]["value"] != v
+        )
+        if not changes:
+            return
+        self.actions.append(
+            "set configuration of topic {0!r}: {1}".format(
+                self.name, ", ".join("{0}={1}".format(k, v) for k, v in sorted(changes.items()))
+            )
+        )
+        self.after["config"].update(changes)
+        if self.module.check_mode:
+            return
+        try:
+            alter_topic_config(self.helper, self.admin, self.name, changes, current_config)
+        except Exception as exc:  # pylint: disable=broad-except
+            self.helper.fail(
+                "cannot change the configuration of topic {0!r} ({1}): {2}".format(
+                    self.name, ", ".join(sorted(changes)), error_text(exc)
+                ),
+                topic=self.before,
+            )
+
+
 def main():
     module = AnsibleModule(
         argument_spec=kafka_argument_spec(
@@ -147,154 +321,8 @@ def main():
         supports_check_mode=True,
     )
     helper = KafkaModuleHelper(module)
-    params = module.params
-    name = params["name"]
-    helper.validate_topic(name)
-    if params["partitions"] < 1:
-        helper.fail("partitions must be at least 1, got {0}".format(params["partitions"]))
-    if params["replication_factor"] is not None and params["replication_factor"] < 1:
-        helper.fail("replication_factor must be at least 1, got {0}".format(params["replication_factor"]))
-    wanted_config = dict((str(k), "" if v is None else str(v)) for k, v in (params["config"] or {}).items())
-    if isinstance(params["config"], dict):
-        for key, value in params["config"].items():
-            if isinstance(value, bool):
-                # YAML true/false would become "True"/"False", which Kafka rejects
-                wanted_config[str(key)] = "true" if value else "false"
-
-    admin = helper.admin()
-    topics = describe_topics(helper, admin)
-    current = topics.get(name)
-    actions = []
-    changed = False
-    before = {}
-    after = {}
-
-    if params["state"] == "absent":
-        if current is not None:
-            before = topic_view(name, current["partition_count"], current["replication_factor"], {})
-            actions.append("delete topic {0!r}".format(name))
-            changed = True
-            if not module.check_mode:
-                helper.call(
-                    "deleting topic {0!r}".format(name),
-                    admin.delete_topics,
-                    [name],
-                    timeout_ms=int(helper.timeout * 1000),
-                )
-                if not wait_for_topic(helper, admin, name, present=False):
-                    module.warn(
-                        "topic {0!r} was deleted but still shows in the metadata after {1:g} s".format(
-                            name, helper.timeout
-                        )
-                    )
-        result = dict(changed=changed, actions=actions, topic={})
-        if module._diff:
-            result["diff"] = dict(before=before, after={})
-        helper.exit(**result)
-
-    partitions = params["partitions"]
-    if current is None:
-        replication = params["replication_factor"] or 1
-        actions.append(
-            "create topic {0!r} with {1} partitions, replication factor {2}{3}".format(
-                name, partitions, replication, ", config " + repr(wanted_config) if wanted_config else ""
-            )
-        )
-        changed = True
-        after = topic_view(name, partitions, replication, wanted_config)
-        if not module.check_mode:
-            new_topic = NewTopic(
-                name=name, num_partitions=partitions, replication_factor=replication, topic_configs=wanted_config
-            )
-            helper.call(
-                "creating topic {0!r}".format(name),
-                admin.create_topics,
-                [new_topic],
-                timeout_ms=int(helper.timeout * 1000),
-            )
-            if not wait_for_topic(helper, admin, name, partitions=partitions):
-                module.warn(
-                    "topic {0!r} was created but its partitions have no leader after {1:g} s".format(
-                        name, helper.timeout
-                    )
-                )
-    else:
-        current_config = describe_topic_config(helper, admin, name)
-        before = topic_view(
-            name,
-            current["partition_count"],
-            current["replication_factor"],
-            dict((k, current_config[k]["value"]) for k in wanted_config if k in current_config),
-        )
-        after = dict(before, config=dict(before["config"]))
-        if partitions < current["partition_count"]:
-            helper.fail(
-                "cannot decrease the partitions of topic {0!r} from {1} to {2}: Kafka cannot remove "
-                "partitions (delete and re-create the topic, losing its messages, to have fewer)".format(
-                    name, current["partition_count"], partitions
-                ),
-                topic=before,
-            )
-        wanted_rf = params["replication_factor"]
-        if wanted_rf is not None and wanted_rf != current["replication_factor"]:
-            helper.fail(
-                "topic {0!r} has replication factor {1}, not {2}: this module does not change the replication "
-                "factor of an existing topic (that needs a partition reassignment)".format(
-                    name, current["replication_factor"], wanted_rf
-                ),
-                topic=before,
-            )
-        if partitions > current["partition_count"]:
-            actions.append(
-                "add partitions to topic {0!r}: {1} -> {2}".format(name, current["partition_count"], partitions)
-            )
-            changed = True
-            after["partitions"] = partitions
-            try:
-                admin.create_partitions(
-                    {name: NewPartitions(total_count=partitions)},
-                    timeout_ms=int(helper.timeout * 1000),
-                    validate_only=module.check_mode,
-                )
-            except Exception as exc:  # pylint: disable=broad-except
-                helper.fail(
-                    "cannot increase the partitions of topic {0!r} from {1} to {2}: {3}".format(
-                        name, current["partition_count"], partitions, error_text(exc)
-                    ),
-                    topic=before,
-                )
-            if not module.check_mode and not wait_for_topic(helper, admin, name, partitions=partitions):
-                module.warn(
-                    "partitions were added to {0!r} but do not show in the metadata after {1:g} s".format(
-                        name, helper.timeout
-                    )
-                )
-        changes = dict(
-            (k, v) for k, v in wanted_config.items() if k not in current_config or current_config[k]["value"] != v
-        )
-        if changes:
-            actions.append(
-                "set configuration of topic {0!r}: {1}".format(
-                    name, ", ".join("{0}={1}".format(k, v) for k, v in sorted(changes.items()))
-                )
-            )
-            changed = True
-            after["config"].update(changes)
-            if not module.check_mode:
-                try:
-                    alter_topic_config(helper, admin, name, changes, current_config)
-                except Exception as exc:  # pylint: disable=broad-except
-                    helper.fail(
-                        "cannot change the configuration of topic {0!r} ({1}): {2}".format(
-                            name, ", ".join(sorted(changes)), error_text(exc)
-                        ),
-                        topic=before,
-                    )
-
-    result = dict(changed=changed, actions=actions, topic=after)
-    if module._diff:
-        result["diff"] = dict(before=before, after=after)
-    helper.exit(**result)
+    check_options(helper, module.params)
+    TopicManager(helper, module.params).execute()
 
 
 if __name__ == "__main__":
