@@ -465,7 +465,7 @@ def threshold_problems(partitions, min_availability, max_latency_p99_ms):
 class Message(object):
     """One probe message: where it went and when (monotonic seconds) it was sent, acknowledged, read."""
 
-    __slots__ = ("acked", "error", "index", "offset", "partition", "read", "sent")
+    __slots__ = ("acked", "error", "index", "offset", "partition", "read", "sent", "settled")
 
     def __init__(self, index, partition):
         self.index = index
@@ -475,6 +475,7 @@ class Message(object):
         self.offset = None
         self.error = None
         self.read = None
+        self.settled = False
 
     @property
     def resolved(self):
@@ -497,6 +498,7 @@ class Probe(object):
         self.partitions = sorted(self.meta)
         self.messages = [Message(i, p) for i, p in plan(params["count"], self.partitions)]
         self.by_index = dict((m.index, m) for m in self.messages)
+        self.unresolved = len(self.messages)
         self.trace_id = new_trace_id()
         self.span_id = new_span_id()
         self.traceparent = format_traceparent(self.trace_id, self.span_id)
@@ -583,7 +585,6 @@ class Probe(object):
                         for records in batch.values():
                             for record in records:
                                 self._take(record, now)
-                        self.lock.notify_all()
         except Exception as exc:  # pylint: disable=broad-except
             with self.lock:
                 self.reader_error = exc
@@ -600,6 +601,16 @@ class Probe(object):
         message = self.by_index.get(int(index)) if run == self.trace_id and index.isdigit() else None
         if message is not None and message.read is None and record.partition == message.partition:
             message.read = now
+            self._settle(message)
+
+    def _settle(self, message):
+        """Count a message that is back or lost (under the lock); wake the main thread when none is left."""
+        if message.settled or not message.resolved:
+            return
+        message.settled = True
+        self.unresolved -= 1
+        if not self.unresolved:
+            self.lock.notify_all()
 
     # -------------------------------------------------------------- sends
     def open_writer(self):
@@ -625,10 +636,14 @@ class Probe(object):
 
     def send_all(self):
         trace_header = (TRACEPARENT_HEADER, self.traceparent.encode("ascii"))
-        self.started = time.monotonic()
-        for position, message in enumerate(self.messages):
+        # every message is built before the clock starts: the loop below only sends
+        built = []
+        for message in self.messages:
             value, key = self.render(message.index)
-            headers = [(PROBE_HEADER, "{0}:{1}".format(self.trace_id, message.index).encode("ascii")), trace_header]
+            marker = (PROBE_HEADER, "{0}:{1}".format(self.trace_id, message.index).encode("ascii"))
+            built.append((message, value, key, [marker, trace_header]))
+        self.started = time.monotonic()
+        for position, (message, value, key, headers) in enumerate(built):
             message.sent = time.monotonic()
             try:
                 future = self.producer.send(
@@ -664,14 +679,15 @@ class Probe(object):
             if partition in self.late and partition not in self.start_offsets:
                 self.start_offsets[partition] = metadata.offset
                 self.late_requests[partition] = metadata.offset
-            self.lock.notify_all()
+                self.lock.notify_all()  # the reader, waiting for a partition to read
+            self._settle(message)
 
     def _failed(self, message, exc):
         with self.lock:
             if self.finished:
                 return
             message.error = error_text(exc)
-            self.lock.notify_all()
+            self._settle(message)
 
     # -------------------------------------------------------------- run
     def run(self):
@@ -680,7 +696,7 @@ class Probe(object):
         self.send_all()
         limit = self.started + self.params["timeout"]
         with self.lock:
-            while self.reader_error is None and not all(m.resolved for m in self.messages):
+            while self.reader_error is None and self.unresolved:
                 remaining = limit - time.monotonic()
                 if remaining <= 0:
                     break
