@@ -176,3 +176,11 @@ $(STAMPS)/kcat-trixie: benchmarks/fetch-kcat-trixie-kafka.sh scripts/fetch-trixi
 bench-kafka: deps $(STAMPS)/kcat-trixie ## kafka_produce (10,000 msgs) vs trixie's kcat, one process per message, real Apache Kafka
 	$(BIN)/python tests/support/artifacts.py build kafka
 	$(BIN)/python benchmarks/bench_kafka_produce.py --kcat-root $(BUILD)/kcat-trixie
+
+# (begin: bench-probe) kafka_probe's own figures against bare kafka-python on the same broker
+.PHONY: bench-probe
+bench: bench-probe
+bench-probe: deps ## kafka_probe: its end-to-end latency and rate vs a bare kafka-python send+poll, real Apache Kafka
+	$(BIN)/python tests/support/artifacts.py build kafka
+	$(BIN)/python benchmarks/bench_kafka_probe.py
+# (end: bench-probe)
