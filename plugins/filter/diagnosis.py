@@ -35,12 +35,12 @@ def _outcomes(checked):
 
 
 def _http_reason(result):
-    """HTTP <status>, or the connection error (uri reports status -1 with urlopen's reason in msg)."""
+    """HTTP <status>, or the connection error (uri reports status -1 with the URL library's reason in msg)."""
     status = result.get("status")
     if isinstance(status, int) and status > 0:
         return "HTTP {0}".format(status)
     message = result.get("msg") or "no answer"
-    match = re.search(r"<urlopen error (?:\[Errno -?\d+\] )?(.*?)>", message)
+    match = re.search(r"<url[a-z]* error (?:\[Errno -?\d+\] )?(.*?)>", message)
     return match.group(1) if match else message
 
 
