@@ -26,7 +26,7 @@ def test_molecule_lab_scenario(molecule_run):
     assert suite.get("skipped") == "0", REPORT.read_text()  # the real stack answers every check
     for check in (
         "kafka_topic_partitions",
-        "kafka_consume",
+        "kafka_probe",
         "kafka_container_down_rule",
         "kafka_message_count",
         "kafka_produce_requests",
