@@ -110,7 +110,8 @@ artifacts: deps ## Apache Kafka + the OTel Java agent (mvn), the OTel Collector 
 .PHONY: integration
 integration: deps ## pytest integration tests against real Kafka, the real Collector, Prometheus, Alertmanager
 	$(BIN)/python tests/support/artifacts.py build kafka otelcol
-	$(PYTEST) tests/integration
+	@# the tests mostly wait on servers: one worker per core (pytest-xdist), each with its own servers
+	$(PYTEST) -n $$(nproc) tests/integration
 
 .PHONY: lab
 lab: deps ## the three-host lab: molecule scenario (converge, idempotence, verify)
