@@ -268,7 +268,7 @@ class Kafka(Artifact):
             target = home / "bin" / script
             if not target.exists():
                 target.write_text(
-                    "#!/usr/bin/env bash\n# {0}: {1} with the distribution's jars (tests/support/builds/kafka/tools.txt)\n"
+                    "#!/usr/bin/env bash\n# {0}: {1} (builds/kafka/tools.txt)\n"
                     'exec "$(dirname "$0")/kafka-run-class.sh" {1} "$@"\n'.format(script, main_class)
                 )
         for script in (home / "bin").iterdir():
