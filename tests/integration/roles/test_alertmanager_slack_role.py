@@ -212,10 +212,12 @@ def test_amtool_by_name_is_resolved_as_the_user_outside_the_become_path(tmp_path
     assert [r["name"] for r in yaml.safe_load(config.read_text())["receivers"]] == ["default", "ops", "slack-kafka"]
 
     before = snapshot(config.parent)
+    not_found = dict(extra)
+    not_found["alertmanager_slack_amtool_dirs"] = ["/nonexistent"]
     proc = run_role(
         tmp_path,
         "alertmanager_slack",
-        role_vars(config, webhook, **dict(extra, alertmanager_slack_amtool_dirs=["/nonexistent"])),
+        role_vars(config, webhook, **not_found),
         env={"PATH": SECURE_PATH},
     )
     assert proc.returncode != 0

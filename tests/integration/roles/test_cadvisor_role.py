@@ -103,7 +103,7 @@ def test_waits_until_the_kafka_cgroup_series_appears(tmp_path):
             wait_for(lambda: cadvisor.scrapes >= 2, timeout=60, what="the role polling cAdvisor")
             assert proc.poll() is None, "the role stopped waiting: " + proc.stdout.read()
             cadvisor_like(cadvisor, [KAFKA_CGROUP])
-            out, _ = proc.communicate(timeout=60)
+            out = proc.communicate(timeout=60)[0]
         finally:
             if proc.poll() is None:
                 proc.kill()

@@ -55,7 +55,7 @@ def test_defaults_follow_the_checkout_and_the_user_not_ansible_and_opt(tmp_path)
     assert "OnCalendar=*-*-* 02:30:00\n" in timer and "RandomizedDelaySec=10min\n" in timer
     assert "Persistent=true\n" in timer and "WantedBy=timers.target\n" in timer
     # idempotent
-    proc, _ = render(tmp_path)
+    proc = render(tmp_path)[0]
     assert proc.returncode == 0 and recap_changed(proc.stdout) == 0, proc.stdout
 
 
