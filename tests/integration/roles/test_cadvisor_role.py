@@ -27,7 +27,7 @@ OTHER_CGROUPS = ["/", "/system.slice", "/system.slice/sshd.service", "/user.slic
 
 def playbook(tmp_path, **role_vars):
     values = {
-        "__cadvisor_uid": UID,  # looked up with getent by tasks/main.yml
+        "_common_user_uid": UID,  # looked up by tasks/main.yml (the _common role's user entry point)
         "cadvisor_user": "vagrant",
         "cadvisor_wait_retries": 10,
         "cadvisor_wait_delay": 1,
@@ -117,7 +117,7 @@ def test_the_uid_and_unit_make_the_cgroup(tmp_path):
         cadvisor_like(cadvisor, [*OTHER_CGROUPS, KAFKA_CGROUP, other])
         assert run(tmp_path, cadvisor_metrics_url=cadvisor.url).returncode == 0
         proc = run(
-            tmp_path, cadvisor_metrics_url=cadvisor.url, __cadvisor_uid="1001", cadvisor_kafka_unit="broker.service"
+            tmp_path, cadvisor_metrics_url=cadvisor.url, _common_user_uid="1001", cadvisor_kafka_unit="broker.service"
         )
         assert proc.returncode == 0, proc.stdout
         proc = run(

@@ -30,8 +30,12 @@ Restart=always
 WantedBy=default.target
 """
 
-# what the role looks up with getent for user vagrant on the runbook's VMs
-VAGRANT = {"__cadvisor_uid": "1000", "__cadvisor_home": "/home/vagrant"}
+# what the role looks up (the _common role's user entry point) for user vagrant on the runbook's VMs
+VAGRANT = {
+    "_common_user_uid": "1000",
+    "_common_user_home": "/home/vagrant",
+    "_common_user_runtime_dir": "/run/user/1000",
+}
 
 
 def parse(text):
@@ -48,7 +52,10 @@ def test_defaults_reproduce_the_seed_quadlet_byte_for_byte(tmp_path):
 
 def test_uid_and_home_follow_the_user(tmp_path):
     (text,) = render_role_template(
-        tmp_path, "cadvisor", "cadvisor.container.j2", [{"__cadvisor_uid": "1001", "__cadvisor_home": "/srv/alice"}]
+        tmp_path,
+        "cadvisor",
+        "cadvisor.container.j2",
+        [{"_common_user_uid": "1001", "_common_user_home": "/srv/alice", "_common_user_runtime_dir": "/run/user/1001"}],
     )
     assert 'Exec=--podman="unix:///run/user/1001/podman/podman.sock"\n' in text
     assert "Volume=/run/user/1001:/run/user/1001:ro\n" in text
