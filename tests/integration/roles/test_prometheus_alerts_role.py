@@ -65,6 +65,15 @@ SEED_BROKEN_RULES = """groups:
 # sudo's secure_path on EL9: no /usr/local/bin (nor build/trixie/bin)
 SECURE_PATH = "/sbin:/bin:/usr/sbin:/usr/bin"
 ALERTS = {"KafkaContainerDown", "KafkaCadvisorDown", "KafkaContainerHighCpu", "KafkaContainerHighMemory"}
+KAFKA_ID = "/user.slice/user-1000.slice/user@1000.service/app.slice/kafka.service"
+
+
+def kafka_container_series(target, labels):
+    """The cAdvisor series of the Kafka container every rule of the role reads (the role checks
+    that each selector of its rules matches series)."""
+    target.set("container_last_seen", time.time(), labels, kind="gauge")
+    target.set("container_cpu_usage_seconds_total", 12.5, labels, kind="counter")
+    target.set("container_memory_working_set_bytes", 512 * 1024 * 1024, labels, kind="gauge")
 
 
 @pytest.fixture(scope="module")
@@ -72,9 +81,9 @@ def cadvisors():
     """Two brokers' cAdvisor endpoints on loopback addresses of their own (the role waits until
     Prometheus scrapes them: up == 1); broker-a on the role's port, broker-b on a cadvisor_port of its own."""
     targets = [MetricsTarget(host="127.0.0.2"), MetricsTarget(host="127.0.0.3")]
-    kafka = {"id": "/user.slice/user-1000.slice/user@1000.service/app.slice/kafka.service"}
+    kafka = {"id": KAFKA_ID}
     for target in targets:
-        target.set("container_last_seen", time.time(), kafka, kind="gauge")
+        kafka_container_series(target, kafka)
     try:
         yield targets
     finally:
@@ -254,8 +263,13 @@ def test_replaces_the_runbooks_broken_rule_file(tmp_path, prom):
         ({"prometheus_alerts_kafka_selector": 'id=~"("'}, "error parsing regexp"),
         ({"prometheus_alerts_down_for": "one minute"}, "not a valid duration string"),
         ({"prometheus_alerts_scrape_extra": {"scrape_interval": "soon"}}, "not a valid duration string"),
+        # the valid new rule file is written first, then put back when prometheus.yml is rejected
+        (
+            {"prometheus_alerts_scrape_extra": {"scrape_interval": "soon"}, "prometheus_alerts_down_for": "2m"},
+            "not a valid duration string",
+        ),
     ],
-    ids=["invalid-promql", "invalid-regex", "invalid-for", "invalid-scrape-key"],
+    ids=["invalid-promql", "invalid-regex", "invalid-for", "invalid-scrape-key", "invalid-scrape-key-new-rules"],
 )
 def test_bad_input_fails_clearly_and_changes_nothing(tmp_path, prom, snapshot, extra, message):
     proc = run_role(tmp_path, "prometheus_alerts", role_vars(prom), brokers=prom.brokers)
@@ -332,9 +346,9 @@ def test_kafka_container_down_fires_when_the_series_disappears_and_resolves(tmp_
     The target has no explicit timestamps, so the vanished series is marked stale at once
     (what track_timestamps_staleness does for cAdvisor): the runbook's rule would never fire.
     """
-    kafka = {"id": "/user.slice/user-1000.slice/user@1000.service/app.slice/kafka.service", "name": "kafka"}
+    kafka = {"id": KAFKA_ID, "name": "kafka"}
     with MetricsTarget() as cadvisor:
-        cadvisor.set("container_last_seen", time.time(), kafka, kind="gauge")
+        kafka_container_series(cadvisor, kafka)
         extra = {
             "prometheus_alerts_scrape_targets": [cadvisor.address],
             "prometheus_alerts_down_after": 3600,  # the static value never looks stale here
@@ -530,3 +544,36 @@ def test_readiness_wait_is_bounded_by_prometheus_alerts_ready_timeout(tmp_path, 
     assert "Connection refused" in proc.stdout
     assert "prometheus_alerts_ready_timeout" in proc.stdout
     assert elapsed < 60, "the wait was not bounded by prometheus_alerts_ready_timeout ({0:.0f} s)".format(elapsed)
+
+
+def test_a_rule_selector_that_matches_no_series_fails_naming_it_and_the_labels_that_exist(tmp_path, prom):
+    """A valid rule whose selector matches nothing never fires: here its id names another uid."""
+    wrong_id = KAFKA_ID.replace("1000", "1001")
+    selector = 'job="brokercontainer", id="{0}"'.format(wrong_id)
+    proc = run_role(
+        tmp_path, "prometheus_alerts", role_vars(prom, prometheus_alerts_kafka_selector=selector), brokers=prom.brokers
+    )
+    assert proc.returncode != 0
+    sentence = (
+        'Selector container_last_seen{{job="brokercontainer", id="{0}"}} of rule KafkaContainerDown'
+        " matches no series in Prometheus at {1}; container_last_seen has job values: brokercontainer;"
+        " id values: {2}".format(wrong_id, prom.url, KAFKA_ID)
+    )
+    assert sentence in proc.stdout, proc.stdout
+    assert "(and 2 more selectors match nothing: container_cpu_usage_seconds_total{" in proc.stdout
+    assert "nothing was rolled back" in proc.stdout and "prometheus_alerts_check_rule_selectors" in proc.stdout
+    # the rules are loaded (the check comes after), only the operator can tell the rule is wrong
+    assert groups(prom)["kafka-alerts"] == sorted(ALERTS)
+
+    # the operator turns the check off for it: the same run passes, with nothing left to change
+    extra = {"prometheus_alerts_kafka_selector": selector, "prometheus_alerts_check_rule_selectors": False}
+    proc = run_role(tmp_path, "prometheus_alerts", role_vars(prom, **extra), brokers=prom.brokers)
+    assert proc.returncode == 0 and proc.recap["changed"] == 0, proc.stdout + proc.stderr
+
+    # the right uid passes, and absent(up{job=...}) of KafkaCadvisorDown is not in the way
+    selector = 'job="brokercontainer", id="{0}"'.format(KAFKA_ID)
+    proc = run_role(
+        tmp_path, "prometheus_alerts", role_vars(prom, prometheus_alerts_kafka_selector=selector), brokers=prom.brokers
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Selector " not in proc.stdout

@@ -5,11 +5,14 @@ kafka-alerts-custom.test.yml (CUSTOM_VARS) and seed-kafka-alerts.test.yml (the r
 rule, showing the hole the role's rule closes).
 """
 
+import json
 import subprocess
 
 import yaml
 
-from .conftest import copy_into, render_role_template
+from tests.support.ansible_run import run_playbook
+
+from .conftest import ROLES, copy_into, render_role_template
 
 CUSTOM_VARS = {
     "prometheus_alerts_scrape_job": "cadvisor",
@@ -123,3 +126,41 @@ def test_invalid_promql_in_a_variable_is_rejected_by_promtool(tmp_path, promtool
         checked = promtool_run(promtool, "check", "rules", name, cwd=tmp_path)
         assert checked.returncode != 0
         assert message in checked.stdout + checked.stderr
+
+
+def test_the_selectors_checked_are_those_of_every_rule_outside_absent(tmp_path):
+    """__prometheus_alerts_rule_selectors (what the role checks against the live Prometheus): every
+    vector selector of every rule, each rule's once, those inside absent()/absent_over_time() left
+    out - unless the same selector is also outside (KafkaCadvisorDown's up{job=...})."""
+    role_dir = ROLES / "prometheus_alerts"
+    rules = {
+        "groups": [
+            {
+                "name": "g",
+                "rules": [
+                    {"alert": "Down", "expr": 'up{job="c"} == 0 or absent(up{job="c"})'},
+                    {"alert": "Gone", "expr": 'absent_over_time(foo{id=~"(a|b)"}[5m]) and on() bar'},
+                    {"record": "r:sum", "expr": 'sum by (id) (rate(x{id="/a)"}[5m]))'},
+                ],
+            }
+        ]
+    }
+    play = [
+        {
+            "hosts": "localhost",
+            "gather_facts": False,
+            "vars_files": [str(role_dir / "defaults" / "main.yml"), str(role_dir / "vars" / "main.yml")],
+            "vars": {"__prometheus_alerts_rules_content": yaml.safe_dump(rules)},
+            "tasks": [{"ansible.builtin.debug": {"msg": "{{ __prometheus_alerts_rule_selectors | to_json }}"}}],
+        }
+    ]
+    playbook = tmp_path / "selectors.yml"
+    playbook.write_text(json.dumps(play))
+    proc = run_playbook(playbook, inventory="localhost,", args=["-c", "local"], env={"ANSIBLE_STDOUT_CALLBACK": "json"})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    found = json.loads(json.loads(proc.stdout)["plays"][0]["tasks"][0]["hosts"]["localhost"]["msg"])
+    assert [(s["rule"], s["selector"], s["labels"]) for s in found] == [
+        ("Down", 'up{job="c"}', ["job"]),
+        ("Gone", "bar", []),
+        ("r:sum", 'x{id="/a)"}', ["id"]),
+    ]
