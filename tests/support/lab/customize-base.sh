@@ -91,6 +91,15 @@ cat >"$tree/etc/containers/containers.conf" <<'EOF'
 # limit podman sets by default cannot be applied.
 [containers]
 pids_limit = 0
+
+# pitfall 5: a guest's only interface is host0, without a default route, so rootless podman's
+# pasta would copy the guest's own address (say 10.231.56.209) into the rootless network
+# namespace, where no published port listens: a container could not reach its host's address,
+# and the kafka container could not reach the listener it advertises (the runbook's
+# `kafka-topics.sh --bootstrap-server localhost:9092` inside it times out). In the Vagrant VMs
+# pasta copies the NAT interface's 10.0.2.15, not the host-only 192.168.56.x: give it that.
+[network]
+pasta_options = ["--address", "10.0.2.15", "--netmask", "24", "--gateway", "10.0.2.2"]
 EOF
 
 echo "==> base tree: services"
