@@ -28,6 +28,7 @@ def test_molecule_lab_scenario(molecule_run):
         "kafka_topic_partitions",
         "kafka_probe",
         "kafka_container_down_rule",
+        "kafka_alert_rules_live",
         "kafka_message_count",
         "kafka_produce_requests",
         "kafka_fetch_requests",
