@@ -35,6 +35,23 @@ def ansible_env(extra=None):
     return env
 
 
+def plugin_doc(kind, name):
+    """`ansible-doc -t <kind> --json` of one of the collection's plugins: its documentation dict
+    (doc, examples, return), after checking that ansible-doc could read it."""
+    full = "{0}.{1}".format(COLLECTION, name)
+    proc = subprocess.run(
+        [str(BIN / "ansible-doc"), "-t", kind, "--json", full],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env=ansible_env(),
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)[full]
+
+
 @dataclass
 class ModuleRun:
     result: dict

@@ -15,20 +15,9 @@ import time
 import pytest
 
 from tests.support.kafka import free_port
+from tests.support.prometheus import wait_for
 
 SECRET = "Bearer otlp-secret-never-shown"
-
-
-def wait_for(condition, timeout, what, interval=0.1):
-    """Poll `condition` until it returns something truthy; raise TimeoutError naming `what`."""
-    limit = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() >= limit:
-            raise TimeoutError("no {0} within {1:g} s".format(what, timeout))
-        time.sleep(interval)
 
 
 @pytest.fixture

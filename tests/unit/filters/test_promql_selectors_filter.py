@@ -2,14 +2,13 @@
 the filter through real Ansible and its documentation through ansible-doc."""
 
 import json
-import subprocess
 
 import pytest
 import yaml
 from ansible.errors import AnsibleFilterError
 from ansible_collections.dojo.kafka_observability.plugins.filter.promql import FilterModule, promql_selectors
 
-from tests.support.ansible_run import BIN, REPO, ansible_env, run_playbook
+from tests.support.ansible_run import REPO, plugin_doc, run_playbook
 
 SEED = yaml.safe_load((REPO / "tests" / "unit" / "rules" / "seed-kafka-alerts.yml").read_text())
 SEED_ID = "/user.slice/user-1000.slice/user@1000.service/app.slice/kafka.service"
@@ -96,17 +95,7 @@ def test_through_ansible_by_its_fully_qualified_name(tmp_path):
 
 
 def test_ansible_doc_shows_it():
-    proc = subprocess.run(
-        [str(BIN / "ansible-doc"), "-t", "filter", "--json", "dojo.kafka_observability.promql_selectors"],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        env=ansible_env(),
-        timeout=120,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr
-    doc = json.loads(proc.stdout)["dojo.kafka_observability.promql_selectors"]
+    doc = plugin_doc("filter", "promql_selectors")
     assert doc["doc"]["short_description"].startswith("The vector selectors of a PromQL expression")
     assert "promql_selectors" in doc["examples"]
     assert doc["return"]["_value"]["type"] == "list"

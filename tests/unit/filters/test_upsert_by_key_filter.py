@@ -2,14 +2,13 @@
 the merges the roles make with it, through real Ansible, and its documentation through ansible-doc."""
 
 import json
-import subprocess
 
 import pytest
 import yaml
 from ansible.errors import AnsibleFilterError
 from ansible_collections.dojo.kafka_observability.plugins.filter.upsert_by_key import FilterModule, upsert_by_key
 
-from tests.support.ansible_run import BIN, REPO, ansible_env, run_playbook
+from tests.support.ansible_run import plugin_doc, run_playbook
 
 PROMETHEUS = {"job_name": "prometheus", "static_configs": [{"targets": ["127.0.0.1:9090"]}]}
 NODE = {"job_name": "node", "scrape_interval": "30s"}
@@ -123,17 +122,7 @@ def test_the_roles_merges_through_ansible(tmp_path):
 
 
 def test_ansible_doc_shows_it():
-    proc = subprocess.run(
-        [str(BIN / "ansible-doc"), "-t", "filter", "--json", "dojo.kafka_observability.upsert_by_key"],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        env=ansible_env(),
-        timeout=120,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr
-    doc = json.loads(proc.stdout)["dojo.kafka_observability.upsert_by_key"]
+    doc = plugin_doc("filter", "upsert_by_key")
     assert doc["doc"]["short_description"].startswith("Put an entry into a list of dicts")
     assert set(doc["doc"]["options"]) == {"_input", "entry", "key", "first"}
     assert "upsert_by_key(job, 'job_name')" in doc["examples"]
