@@ -420,44 +420,44 @@ def join_ints(values):
     return ", ".join(str(v) for v in values)
 
 
+def _broken(what, limit, broken, describe):
+    """One line for a threshold broken on the partitions `broken`, each described by describe(p)."""
+    return "{0} {1:g} on partition{2} {3}".format(
+        what, limit, "s" if len(broken) > 1 else "", ", ".join(describe(p) for p in broken)
+    )
+
+
+def _p99(p):
+    return "nothing read back" if p["latency_ms"]["p99"] is None else "{0:g} ms".format(p["latency_ms"]["p99"])
+
+
 def threshold_problems(partitions, min_availability, max_latency_p99_ms):
     """(failed partition numbers, one line per threshold broken) from the per-partition results."""
-    problems = []
-    failed = set()
-    low = [p for p in partitions if p["availability"] < min_availability]
-    if low:
-        failed.update(p["partition"] for p in low)
-        problems.append(
-            "availability below min_availability {0:g} on partition{1} {2}".format(
-                min_availability,
-                "s" if len(low) > 1 else "",
-                ", ".join(
-                    "{0} ({1} of {2} read back: {3})".format(
-                        p["partition"], p["read_back"], p["sent"], p["error"] or "lost"
-                    )
-                    for p in low
-                ),
+    checks = [
+        (
+            "availability below min_availability",
+            min_availability,
+            [p for p in partitions if p["availability"] < min_availability],
+            lambda p: "{0} ({1} of {2} read back: {3})".format(
+                p["partition"], p["read_back"], p["sent"], p["error"] or "lost"
+            ),
+        )
+    ]
+    if max_latency_p99_ms is not None:
+        checks.append(
+            (
+                "end-to-end latency p99 above max_latency_p99_ms",
+                max_latency_p99_ms,
+                [
+                    p
+                    for p in partitions
+                    if p["latency_ms"]["p99"] is None or p["latency_ms"]["p99"] > max_latency_p99_ms
+                ],
+                lambda p: "{0} ({1})".format(p["partition"], _p99(p)),
             )
         )
-    if max_latency_p99_ms is not None:
-        slow = [p for p in partitions if p["latency_ms"]["p99"] is None or p["latency_ms"]["p99"] > max_latency_p99_ms]
-        if slow:
-            failed.update(p["partition"] for p in slow)
-            problems.append(
-                "end-to-end latency p99 above max_latency_p99_ms {0:g} on partition{1} {2}".format(
-                    max_latency_p99_ms,
-                    "s" if len(slow) > 1 else "",
-                    ", ".join(
-                        "{0} ({1})".format(
-                            p["partition"],
-                            "nothing read back"
-                            if p["latency_ms"]["p99"] is None
-                            else "{0:g} ms".format(p["latency_ms"]["p99"]),
-                        )
-                        for p in slow
-                    ),
-                )
-            )
+    problems = [_broken(what, limit, broken, describe) for what, limit, broken, describe in checks if broken]
+    failed = {p["partition"] for _what, _limit, broken, _describe in checks for p in broken}
     return sorted(failed), problems
 
 
